@@ -1,0 +1,139 @@
+"""Find candidate sentences for hand labelling in the raw sources.
+
+Candidates are every sentence that matches a committed pattern (`train.patterns`). Their hand
+labels live in `data/mined_labels.jsonl` as references (source, document, locator, text hash);
+the text itself is joined from the raw files at build time and never committed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from train import sources
+from train.errors import DataError
+from train.patterns import mentions_ai, mentions_content_license
+from train.taxonomy import REPO_ROOT, Taxonomy
+from train.textnorm import text_sha1
+
+MINED_LABELS = REPO_ROOT / "data" / "mined_labels.jsonl"
+# Sources whose AI-pattern matches are all hand labelled: their other sentences are known
+# `ai_training` negatives.
+EXHAUSTIVE_AI_SOURCES = (
+    "tosdr_org_2021",
+    "tosdr_phoenix_2022_dao",
+    "claudette_multilingual_en",
+    "opp115",
+    "tosdr_corpus_text",
+)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Where a labelled sentence lives: `locator` is a record id, or `start:end` in a document."""
+
+    source: str
+    document: str
+    locator: str
+    sha1: str
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.source, self.document, self.locator)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    ref: Reference
+    text: str
+    service: str
+    patterns: tuple[str, ...]
+
+
+def _patterns(text: str, with_license: bool) -> tuple[str, ...]:
+    found = []
+    if mentions_ai(text):
+        found.append("ai")
+    if with_license and mentions_content_license(text):
+        found.append("license")
+    return tuple(found)
+
+
+def iter_candidates(raw_dir: Path, taxonomy: Taxonomy) -> Iterator[Candidate]:
+    """Every sentence of the mined sources that matches the AI pattern (and, for CLAUDETTE,
+    the content-licence pattern), in a fixed order."""
+    stats: dict = {}
+    record_sources = [
+        sources.load_tosdr_2021(raw_dir, taxonomy, None, stats),
+        sources.load_tosdr_2022(raw_dir, taxonomy, None, stats),
+        sources.load_claudette(raw_dir, taxonomy, stats),
+        sources.load_opp115(raw_dir, taxonomy, stats),
+    ]
+    for records in record_sources:
+        for record in records:
+            found = _patterns(record.text, record.source == "claudette_multilingual_en")
+            if found:
+                ref = Reference(record.source, record.document, record.id, text_sha1(record.text))
+                yield Candidate(ref, record.text, record.service, found)
+    for path in tqdm(sources.corpus_documents(raw_dir), desc="mining corpus", unit="doc"):
+        _, clauses = sources.segment_corpus_document(path)
+        for clause in clauses:
+            found = _patterns(clause.text, False)
+            if found:
+                ref = Reference(
+                    "tosdr_corpus_text", path.name, f"{clause.start}:{clause.end}", text_sha1(clause.text)
+                )
+                yield Candidate(ref, clause.text, sources.corpus_service(path), found)
+
+
+def write_candidates(candidates: Iterator[Candidate], path: Path) -> int:
+    """Write candidates (with their text, for the annotator) as JSONL; returns the count."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with path.open("w", encoding="utf-8") as fh:
+        for candidate in candidates:
+            row = {**asdict(candidate.ref), "service": candidate.service,
+                   "patterns": list(candidate.patterns), "text": candidate.text}
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+@dataclass(frozen=True)
+class HandLabel:
+    ref: Reference
+    labels: tuple[str, ...]
+    checked: tuple[str, ...]
+
+
+def load_mined_labels(path: Path, taxonomy: Taxonomy) -> dict[tuple[str, str, str], HandLabel]:
+    """Read the hand labels of mined sentences, checking label names and duplicates."""
+    table: dict[tuple[str, str, str], HandLabel] = {}
+    if not path.is_file():
+        return table
+    with path.open(encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataError(path, f"malformed JSON: {err.msg}", line_no) from None
+            try:
+                ref = Reference(item["source"], item["document"], item["locator"], item["sha1"])
+                labels, checked = tuple(item["labels"]), tuple(item["checked"])
+            except KeyError as err:
+                raise DataError(path, f"missing key {err.args[0]!r}", line_no) from None
+            for name in (*labels, *checked):
+                if name not in taxonomy.names:
+                    raise DataError(path, f"unknown label {name!r}", line_no)
+            if not set(labels) <= set(checked):
+                raise DataError(path, "a label must also be listed in `checked`", line_no)
+            if ref.key in table:
+                raise DataError(path, f"duplicate reference {ref.key}", line_no)
+            table[ref.key] = HandLabel(ref, labels, checked)
+    return table

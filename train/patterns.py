@@ -1,0 +1,40 @@
+"""Candidate patterns, committed once and used by both the miner and the tests.
+
+`AI_PATTERN` defines what "mentions AI or machine learning" means for exhaustive hand labelling:
+every sentence of a mined source that matches it has a hand label in `data/mined_labels.jsonl`.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Case-insensitive phrases, plus the acronyms, which must match case-sensitively ("ai" is a word in
+# other languages and "Ai" appears in names).
+AI_PATTERN = re.compile(
+    r"(?i:artificial[\s-]+intelligence"
+    r"|machine[\s-]+learn(?:ing|ed)"
+    r"|deep[\s-]+learning"
+    r"|language[\s-]+models?"
+    r"|neural[\s-]+net(?:work)?s?"
+    r"|\btrain(?:s|ed|ing)?\b[^.;]{0,60}\b(?:models?|algorithms?)\b"
+    r"|\b(?:models?|algorithms?)\b[^.;]{0,40}\btrain(?:s|ed|ing)?\b)"
+    r"|\b(?:AI|A\.I\.|LLMs?|GenAI)\b"
+)
+
+# Licence grants to user content: the candidate pattern for `content_license` mining.
+LICENSE_PATTERN = re.compile(
+    r"\blicen[cs]e\b.{0,120}\b(?:content|posts?|photos?|materials?|submissions?|uploads?|"
+    r"user[- ]generated|intellectual property)\b"
+    r"|\b(?:content|posts?|photos?|materials?|submissions?|uploads?)\b.{0,120}\blicen[cs]e\b",
+    re.IGNORECASE,
+)
+
+
+def mentions_ai(text: str) -> bool:
+    """True when `text` mentions AI or machine learning (the committed candidate pattern)."""
+    return AI_PATTERN.search(text) is not None
+
+
+def mentions_content_license(text: str) -> bool:
+    """True when `text` looks like it grants or discusses a licence to user content."""
+    return LICENSE_PATTERN.search(text) is not None

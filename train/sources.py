@@ -1,0 +1,368 @@
+"""One adapter per raw source: each turns its files into `ClauseRecord`s.
+
+Sources and what they may label are described in DESIGN.md. An adapter only reads; it decides
+nothing about splits or leakage.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from bs4 import BeautifulSoup
+
+from train.errors import DataError
+from train.records import ClauseRecord
+from train.segment import segment_document
+from train.taxonomy import REPO_ROOT, Taxonomy
+
+CASE_MAP = REPO_ROOT / "data" / "tosdr_case_map.csv"
+
+LICENSES = {
+    "tosdr_org_2021": "cc-by-sa-3.0",
+    "tosdr_phoenix_2022_dao": "unknown",
+    "tosdr_api_2022_tosdhr": "unknown",
+    "claudette_multilingual_en": "cc-by-4.0",
+    "opp115": "opp115-noncommercial",
+    "tosdr_corpus_text": "agpl-3.0",
+    "team": "cc-by-4.0",
+}
+
+# OPP-115 category -> taxonomy label. The five labels below are annotated on every OPP-115 segment.
+OPP115_CATEGORIES = {
+    "First Party Collection/Use": "data_collection",
+    "Third Party Sharing/Collection": "data_sharing",
+    "Data Retention": "data_retention",
+    "Policy Change": "terms_change",
+    "User Choice/Control": "user_control",
+    "User Access, Edit and Deletion": "user_control",
+}
+OPP115_LABELS = sorted(set(OPP115_CATEGORIES.values()))
+
+# CLAUDETTE tags that mean "the provider may change the terms unilaterally".
+CLAUDETTE_TERMS_CHANGE_TAGS = {"ch2", "ch3"}
+
+_WS = re.compile(r"\s+")
+
+
+def clean_quote(html: str) -> str:
+    """ToS;DR quotes carry HTML (`<p>`, `&nbsp;`): keep the visible text, whitespace folded."""
+    text = BeautifulSoup(html, "html.parser").get_text(" ")
+    return _WS.sub(" ", text.replace("\xa0", " ")).strip()
+
+
+@dataclass(frozen=True)
+class CaseMapping:
+    """Taxonomy labels a ToS;DR case proves (`positive`) or rules out (`negative`)."""
+
+    positive: tuple[str, ...]
+    negative: tuple[str, ...]
+
+
+def load_case_map(path: str | Path, taxonomy: Taxonomy) -> dict[str, CaseMapping]:
+    """Read the reviewed ToS;DR case table, keyed by case title (and by `id:<case_id>`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "ToS;DR case mapping table not found")
+    table: dict[str, CaseMapping] = {}
+    with path.open(encoding="utf-8", newline="") as fh:
+        for line_no, row in enumerate(csv.DictReader(fh), start=2):
+            title = (row.get("case_title") or "").strip()
+            if not title:
+                raise DataError(path, "empty case_title", line_no)
+            labels = []
+            for column in ("positive_labels", "negative_labels"):
+                names = tuple(n.strip() for n in (row.get(column) or "").split(";") if n.strip())
+                for name in names:
+                    if name not in taxonomy.names:
+                        raise DataError(path, f"unknown label {name!r} in {column}", line_no)
+                labels.append(names)
+            mapping = CaseMapping(*labels)
+            table[title] = mapping
+            if (row.get("case_id") or "").strip():
+                table[f"id:{row['case_id'].strip()}"] = mapping
+    return table
+
+
+def _case_labels(mapping: CaseMapping | None) -> dict[str, int] | None:
+    if mapping is None or not (mapping.positive or mapping.negative):
+        return None
+    labels = {name: 0 for name in mapping.negative}
+    labels.update({name: 1 for name in mapping.positive})
+    return labels
+
+
+def _point_status(point: dict) -> str:
+    """Reconstruct a 2021 point's status the way ToS;DR's own export wrote it."""
+    meta = point.get("tosdr") or {}
+    if meta.get("irrelevant"):
+        return "declined"
+    if "needModeration" not in point:
+        return "nostatus"
+    return "pending" if point["needModeration"] else "approved"
+
+
+def _service_names_2021(root: Path) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for path in sorted((root / "src" / "services").glob("*.json")):
+        try:
+            service = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise DataError(path, f"malformed JSON: {err.msg}", err.lineno) from None
+        if isinstance(service, dict) and service.get("slug"):
+            names[service["slug"]] = str(service.get("name") or service["slug"])
+    return names
+
+
+def load_tosdhr_cases(raw_dir: Path) -> dict[str, str]:
+    """The tosdhr dump has no service names: use it only to recover case titles by quote text."""
+    from train.textnorm import normalize_text
+
+    path = raw_dir / "tosdr_api_2022_tosdhr" / "data.csv"
+    cases: dict[str, str] = {}
+    if not path.is_file():
+        return cases
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh, delimiter="^")
+        header = next(reader, None)
+        if header is None or "case" not in header or "text" not in header:
+            raise DataError(path, "expected columns `case` and `text`", 1)
+        case_col, text_col = header.index("case"), header.index("text")
+        for row in reader:
+            if len(row) > max(case_col, text_col) and row[text_col].strip():
+                cases.setdefault(normalize_text(clean_quote(row[text_col])), row[case_col].strip())
+    return cases
+
+
+def load_tosdr_2021(
+    raw_dir: Path, taxonomy: Taxonomy, case_map: dict[str, CaseMapping] | None, stats: dict
+) -> Iterator[ClauseRecord]:
+    """ToS;DR 2021 points: approved and status-less points are positives for their case's labels;
+    pending and declined points are not used. Other labels stay masked."""
+    from train.textnorm import normalize_text
+
+    root = raw_dir / "tosdr_org_2021"
+    names = _service_names_2021(root)
+    recovered_cases = None
+    for path in sorted((root / "src" / "points").glob("*.json"), key=lambda p: p.stem.zfill(12)):
+        try:
+            point = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise DataError(path, f"malformed JSON: {err.msg}", err.lineno) from None
+        text = clean_quote(point.get("quoteText") or "")
+        if not text:
+            continue
+        status = _point_status(point)
+        stats[f"tosdr_org_2021/{status}"] = stats.get(f"tosdr_org_2021/{status}", 0) + 1
+        if status not in {"approved", "nostatus"}:
+            continue
+        case = ((point.get("tosdr") or {}).get("case") or "").strip()
+        if not case:
+            if recovered_cases is None:
+                recovered_cases = load_tosdhr_cases(raw_dir)
+            case = recovered_cases.get(normalize_text(text), "")
+            if case:
+                stats["tosdr_org_2021/case_recovered_from_tosdhr"] = (
+                    stats.get("tosdr_org_2021/case_recovered_from_tosdhr", 0) + 1
+                )
+        # case_map=None lists every usable point (the miner needs them all, mapped or not).
+        labels = {} if case_map is None else _case_labels(case_map.get(case))
+        if labels is None:
+            continue
+        services = point.get("services") or []
+        if not services:
+            continue
+        slug = sorted(services)[0]
+        yield ClauseRecord(
+            id=f"tosdr2021-{point.get('id') or path.stem}",
+            text=text,
+            source="tosdr_org_2021",
+            service=names.get(slug, slug),
+            document=str(point.get("quoteDoc") or ""),
+            license=LICENSES["tosdr_org_2021"],
+            labels=labels,
+        )
+
+
+def load_tosdr_2022(
+    raw_dir: Path, taxonomy: Taxonomy, case_map: dict[str, CaseMapping] | None, stats: dict
+) -> Iterator[ClauseRecord]:
+    """ToS;DR 2022 `clean_point.csv`: approved points are positives for their case's labels."""
+    root = raw_dir / "tosdr_phoenix_2022_dao" / "data"
+    services: dict[str, str] = {}
+    service_path = root / "service.csv"
+    with service_path.open(encoding="utf-8-sig", newline="") as fh:
+        for row in csv.DictReader(fh):
+            services[row["SERVICE_ID"]] = row["NAME"]
+    path = root / "clean_data" / "clean_point.csv"
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        for row in reader:
+            line_no = reader.line_num
+            if row.get("TEXT") is None or row.get("STATUS") is None:
+                raise DataError(path, "malformed row: missing TEXT or STATUS", line_no)
+            status = row["STATUS"].strip().lower()
+            stats[f"tosdr_phoenix_2022_dao/{status}"] = (
+                stats.get(f"tosdr_phoenix_2022_dao/{status}", 0) + 1
+            )
+            if status != "approved":
+                continue
+            text = clean_quote(row["TEXT"])
+            if case_map is None:
+                labels = {}
+            else:
+                mapping = case_map.get(f"id:{row['CASE_ID'].strip()}") or case_map.get(
+                    row["TITLE"].strip()
+                )
+                labels = _case_labels(mapping)
+            if not text or labels is None:
+                continue
+            yield ClauseRecord(
+                id=f"tosdr2022-{row['POINT_ID']}",
+                text=text,
+                source="tosdr_phoenix_2022_dao",
+                service=services.get(row["SERVICE_ID"], f"tosdr-service-{row['SERVICE_ID']}"),
+                document=f"doc-{row['DOC_ID']}",
+                license=LICENSES["tosdr_phoenix_2022_dao"],
+                labels=labels,
+            )
+
+
+def claudette_documents(raw_dir: Path) -> list[str]:
+    """Names of the CLAUDETTE documents (one per service), sorted."""
+    folder = raw_dir / "claudette_multilingual_en" / "corpus" / "sentences" / "en" / "original"
+    return sorted(p.stem for p in folder.glob("*.txt"))
+
+
+def read_claudette_document(raw_dir: Path, name: str) -> list[tuple[str, list[str]]]:
+    """(sentence, tags) pairs of one CLAUDETTE document, line-aligned; blank sentences kept as ''."""
+    corpus = raw_dir / "claudette_multilingual_en" / "corpus"
+    sent_path = corpus / "sentences" / "en" / "original" / f"{name}.txt"
+    tag_path = corpus / "tags" / "en" / "original" / f"{name}.txt"
+    sentences = sent_path.read_text(encoding="utf-8").split("\n")
+    tags = tag_path.read_text(encoding="utf-8").split("\n")
+    if sentences and sentences[-1] == "":
+        sentences.pop()
+    if tags and tags[-1] == "":
+        tags.pop()
+    if len(tags) != len(sentences):
+        raise DataError(tag_path, f"{len(tags)} tag lines for {len(sentences)} sentences")
+    return [(s.strip(), t.split()) for s, t in zip(sentences, tags, strict=True)]
+
+
+def load_claudette(raw_dir: Path, taxonomy: Taxonomy, stats: dict) -> Iterator[ClauseRecord]:
+    """CLAUDETTE: every sentence is annotated, so `terms_change` (ch2/ch3) is known for all."""
+    for name in claudette_documents(raw_dir):
+        for index, (sentence, tags) in enumerate(read_claudette_document(raw_dir, name)):
+            if not sentence:
+                continue
+            positive = bool(CLAUDETTE_TERMS_CHANGE_TAGS.intersection(tags))
+            yield ClauseRecord(
+                id=f"claudette-{name}-{index}",
+                text=sentence,
+                source="claudette_multilingual_en",
+                service=name,
+                document=name,
+                license=LICENSES["claudette_multilingual_en"],
+                labels={"terms_change": int(positive)},
+            )
+
+
+def opp115_policies(raw_dir: Path) -> list[Path]:
+    """The sanitised OPP-115 policy files, sorted."""
+    return sorted((raw_dir / "opp115" / "OPP-115" / "sanitized_policies").glob("*.html"))
+
+
+def read_opp115_segments(path: Path) -> list[str]:
+    """Visible text of each `|||`-separated segment of a sanitised OPP-115 policy."""
+    html = path.read_text(encoding="utf-8", errors="replace")
+    return [clean_quote(segment) for segment in html.split("|||")]
+
+
+def _opp115_categories(path: Path) -> dict[int, set[str]]:
+    categories: dict[int, set[str]] = {}
+    with path.open(encoding="utf-8", newline="") as fh:
+        for line_no, row in enumerate(csv.reader(fh), start=1):
+            if len(row) < 6 or not row[4].strip().isdigit():
+                raise DataError(path, "expected annotation rows with segment_id and category", line_no)
+            categories.setdefault(int(row[4]), set()).add(row[5].strip())
+    return categories
+
+
+def load_opp115(raw_dir: Path, taxonomy: Taxonomy, stats: dict) -> Iterator[ClauseRecord]:
+    """OPP-115 segments with the consolidated (0.75) practice categories mapped to five labels."""
+    consolidation = raw_dir / "opp115" / "OPP-115" / "consolidation" / "threshold-0.75-overlap-similarity"
+    for path in opp115_policies(raw_dir):
+        annotation_path = consolidation / f"{path.stem}.csv"
+        if not annotation_path.is_file():
+            stats["opp115/policies_without_annotations"] = stats.get("opp115/policies_without_annotations", 0) + 1
+            continue
+        categories = _opp115_categories(annotation_path)
+        domain = path.stem.split("_", 1)[1] if "_" in path.stem else path.stem
+        for index, text in enumerate(read_opp115_segments(path)):
+            if not text:
+                continue
+            positives = {OPP115_CATEGORIES[c] for c in categories.get(index, ()) if c in OPP115_CATEGORIES}
+            yield ClauseRecord(
+                id=f"opp115-{path.stem}-{index}",
+                text=text,
+                source="opp115",
+                service=domain,
+                document=path.stem,
+                license=LICENSES["opp115"],
+                labels={name: int(name in positives) for name in OPP115_LABELS},
+            )
+
+
+def corpus_documents(raw_dir: Path) -> list[Path]:
+    """The unlabelled ToS;DR corpus documents, sorted by file name."""
+    return sorted((raw_dir / "tosdr_corpus_text" / "corpus" / "text").glob("*.txt"))
+
+
+def corpus_service(path: Path) -> str:
+    """Corpus files are named `<Service>_<Document title>.txt`."""
+    return path.stem.split("_", 1)[0]
+
+
+def segment_corpus_document(path: Path):
+    """Prepared text and clauses of a corpus document (the offsets label references use)."""
+    raw = path.read_text(encoding="utf-8", errors="replace")
+    return segment_document(raw, "txt")
+
+
+def load_team_clauses(path: Path, taxonomy: Taxonomy) -> Iterator[ClauseRecord]:
+    """Clauses written for this project: every label is annotated on every clause."""
+    seen: set[str] = set()
+    with path.open(encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataError(path, f"malformed JSON: {err.msg}", line_no) from None
+            for key in ("id", "service", "text", "labels"):
+                if key not in item:
+                    raise DataError(path, f"missing key {key!r}", line_no)
+            if not str(item["text"]).strip():
+                raise DataError(path, "empty text", line_no)
+            if item["id"] in seen:
+                raise DataError(path, f"duplicate id {item['id']!r}", line_no)
+            seen.add(item["id"])
+            for name in item["labels"]:
+                if name not in taxonomy.names:
+                    raise DataError(path, f"unknown label {name!r}", line_no)
+            yield ClauseRecord(
+                id=f"team-{item['id']}",
+                text=str(item["text"]).strip(),
+                source="team",
+                service=f"team:{item['service']}",
+                document=str(item.get("sector", "")),
+                license=LICENSES["team"],
+                labels={name: int(name in item["labels"]) for name in taxonomy.names},
+                origin="team",
+            )

@@ -1,0 +1,26 @@
+"""Text normalisation and hashing shared by the builder, the leakage checks and label references."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def normalize_text(text: str) -> str:
+    """Case-, whitespace- and punctuation-insensitive form used to decide that two clauses are "the same"."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return _NON_WORD.sub(" ", text).strip()
+
+
+def text_sha1(text: str) -> str:
+    """Hash of the exact text (used in label references to detect a changed source file)."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def word_count(text: str) -> int:
+    """Number of words after normalisation."""
+    norm = normalize_text(text)
+    return len(norm.split()) if norm else 0
