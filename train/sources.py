@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bs4 import BeautifulSoup
+import warnings
+
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 
 from train.errors import DataError
 from train.records import ClauseRecord
@@ -51,7 +53,10 @@ _WS = re.compile(r"\s+")
 
 def clean_quote(html: str) -> str:
     """ToS;DR quotes carry HTML (`<p>`, `&nbsp;`): keep the visible text, whitespace folded."""
-    text = BeautifulSoup(html, "html.parser").get_text(" ")
+    with warnings.catch_warnings():
+        # Many quotes are plain text that happens to look like a URL or file name.
+        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+        text = BeautifulSoup(html, "html.parser").get_text(" ")
     return _WS.sub(" ", text.replace("\xa0", " ")).strip()
 
 

@@ -1,0 +1,425 @@
+"""Build the clause dataset: raw sources -> records -> labels joined -> splits -> leakage checks
+-> `datasets.DatasetDict`, JSONL copy, dataset card and statistics.
+
+Run with `make data` (or `python -m train.dataset`). Same input, same bytes: the content hash
+printed at the end changes only when the data does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from train import sources
+from train.errors import DataError
+from train.leakage import NearDuplicateIndex, check_no_leakage, find_cross_split_collisions
+from train.mining import EXHAUSTIVE_AI_SOURCES, MINED_LABELS, HandLabel, load_mined_labels
+from train.patterns import mentions_ai
+from train.records import ClauseRecord
+from train.segment import segment_document
+from train.services import canonical_service
+from train.splits import FORCED_TEST_SERVICES, SPLIT_PRIORITY, SPLITS, assign_splits
+from train.taxonomy import DEFAULT_TAXONOMY, REPO_ROOT, Taxonomy, load_taxonomy
+from train.textnorm import normalize_text, text_sha1
+
+DATA_DIR = REPO_ROOT / "data"
+TEAM_CLAUSE_FILES = ("team_clauses_ai.jsonl", "team_clauses_neg.jsonl")
+OTA_PAIRS = DATA_DIR / "ota_pairs.csv"
+CARD_TEMPLATE = DATA_DIR / "dataset_card_template.md"
+
+
+def default_raw_dir() -> Path:
+    """`RAW_DIR` from the environment, else `data/raw/`."""
+    return Path(os.environ.get("RAW_DIR") or DATA_DIR / "raw")
+
+
+@dataclass
+class BuildConfig:
+    """What to build and from where (every field has a command-line flag)."""
+
+    raw_dir: Path = field(default_factory=default_raw_dir)
+    output_dir: Path = DATA_DIR / "processed"
+    taxonomy_path: Path = DEFAULT_TAXONOMY
+    case_map_path: Path = sources.CASE_MAP
+    mined_labels_path: Path = MINED_LABELS
+    team_clause_paths: tuple[Path, ...] = tuple(DATA_DIR / n for n in TEAM_CLAUSE_FILES)
+    exclude_licenses: tuple[str, ...] = ()
+    seed: int = 13
+    ratios: dict[str, float] = field(
+        default_factory=lambda: {"train": 0.7, "validation": 0.1, "test": 0.2}
+    )
+    # Real corpus sentences that do not mention AI are known `ai_training` negatives (every one
+    # that does is hand labelled); this many are sampled so the model sees real negatives.
+    corpus_negative_docs: int = 150
+    corpus_negatives_per_doc: int = 20
+
+
+# ----------------------------------------------------------------------------- records
+
+
+def _corpus_records(raw_dir: Path, hand: dict, cfg: BuildConfig) -> list[ClauseRecord]:
+    """Hand-labelled corpus sentences, plus a seeded sample of sentences without AI mentions."""
+    docs = sources.corpus_documents(raw_dir)
+    if not docs:
+        return []
+    by_name = {p.name: p for p in docs}
+    records: list[ClauseRecord] = []
+    texts: dict[str, str] = {}
+    for key, label in sorted(hand.items()):
+        source, document, locator = key
+        if source != "tosdr_corpus_text":
+            continue
+        path = by_name.get(document)
+        if path is None:
+            raise DataError(cfg.mined_labels_path, f"corpus document {document!r} not found in {raw_dir}")
+        if document not in texts:
+            texts[document] = path.read_text(encoding="utf-8", errors="replace")
+        start, end = (int(x) for x in locator.split(":"))
+        text = texts[document][start:end]
+        if text_sha1(text) != label.ref.sha1:
+            raise DataError(cfg.mined_labels_path, f"text of {document} [{locator}] changed (hash mismatch)")
+        records.append(
+            ClauseRecord(
+                id=f"corpus-{text_sha1(document)[:10]}-{start}-{end}",
+                text=text,
+                source="tosdr_corpus_text",
+                service=sources.corpus_service(path),
+                document=document,
+                license=sources.LICENSES["tosdr_corpus_text"],
+                labels={n: int(n in label.labels) for n in label.checked},
+            )
+        )
+    rng = random.Random(cfg.seed)
+    sample = sorted(docs, key=lambda p: text_sha1(f"{cfg.seed}:{p.name}"))[: cfg.corpus_negative_docs]
+    for path in sample:
+        _, clauses = segment_document(path.read_text(encoding="utf-8", errors="replace"), "txt")
+        pool = [c for c in clauses if not mentions_ai(c.text)]
+        for clause in sorted(rng.sample(pool, min(len(pool), cfg.corpus_negatives_per_doc)), key=lambda c: c.start):
+            records.append(
+                ClauseRecord(
+                    id=f"corpus-{text_sha1(path.name)[:10]}-{clause.start}-{clause.end}",
+                    text=clause.text,
+                    source="tosdr_corpus_text",
+                    service=sources.corpus_service(path),
+                    document=path.name,
+                    license=sources.LICENSES["tosdr_corpus_text"],
+                    labels={"ai_training": 0},
+                )
+            )
+    return records
+
+
+def apply_hand_labels(
+    records: list[ClauseRecord], hand: dict[tuple[str, str, str], HandLabel], labels_path: Path
+) -> None:
+    """Join hand labels to the records they reference, then unmask `ai_training` for sources whose
+    AI mentions are all labelled. An unlabelled AI mention in such a source stops the build."""
+    missing = []
+    for record in records:
+        label = hand.get((record.source, record.document, record.id))
+        if label is not None:
+            if text_sha1(record.text) != label.ref.sha1:
+                raise DataError(labels_path, f"text of {record.id} changed since it was labelled")
+            for name in label.checked:
+                record.labels[name] = int(name in label.labels)
+        if record.source in EXHAUSTIVE_AI_SOURCES and "ai_training" not in record.labels:
+            if mentions_ai(record.text):
+                missing.append(record.id)
+            else:
+                record.labels["ai_training"] = 0
+    if missing:
+        raise DataError(
+            labels_path,
+            f"{len(missing)} sentence(s) mention AI but have no hand label (first: {missing[:5]}); "
+            "run scripts/mine_candidates.py and label them",
+        )
+
+
+def collect_records(cfg: BuildConfig, taxonomy: Taxonomy, stats: dict) -> list[ClauseRecord]:
+    """Every record from every source, hand labels joined, licence filter applied."""
+    raw = cfg.raw_dir
+    if not raw.is_dir():
+        raise DataError(raw, "raw data folder not found: set RAW_DIR (e.g. RAW_DIR=../shared/data/raw) or run `make download`")
+    case_map = sources.load_case_map(cfg.case_map_path, taxonomy)
+    hand = load_mined_labels(cfg.mined_labels_path, taxonomy)
+    records: list[ClauseRecord] = []
+    records += sources.load_tosdr_2021(raw, taxonomy, case_map, stats)
+    records += sources.load_tosdr_2022(raw, taxonomy, case_map, stats)
+    records += sources.load_claudette(raw, taxonomy, stats)
+    records += sources.load_opp115(raw, taxonomy, stats)
+    apply_hand_labels(records, hand, cfg.mined_labels_path)
+    records += _corpus_records(raw, hand, cfg)
+    team: Counter[str] = Counter()
+    for path in cfg.team_clause_paths:
+        for record in sources.load_team_clauses(path, taxonomy):
+            records.append(record)
+            team["total"] += 1
+            team.update(name for name, value in record.labels.items() if value)
+            team["hard_negative"] += int(not record.labels.get("ai_training") and mentions_ai(record.text))
+    stats["team"] = dict(sorted(team.items()))
+    stats["mined"] = _mined_stats(hand)
+    seen: set[str] = set()
+    for record in records:
+        if record.id in seen:
+            raise DataError(raw, f"duplicate clause id {record.id!r}")
+        seen.add(record.id)
+    excluded = set(cfg.exclude_licenses)
+    kept = [r for r in records if r.license not in excluded and r.labels]
+    stats["excluded_by_license"] = sum(r.license in excluded for r in records)
+    return kept
+
+
+def _mined_stats(hand: dict[tuple[str, str, str], HandLabel]) -> dict:
+    counts: Counter[str] = Counter()
+    for label in hand.values():
+        counts["labelled"] += 1
+        for name in label.labels:
+            counts[f"positive:{name}"] += 1
+    return dict(sorted(counts.items()))
+
+
+# ----------------------------------------------------------------------------- merging, splits
+
+
+def merge_duplicates(records: list[ClauseRecord]) -> list[ClauseRecord]:
+    """One record per (service, normalised text): labels of the copies are combined (a positive
+    wins over a negative; a label annotated by any copy is annotated)."""
+    merged: dict[tuple[str, str], ClauseRecord] = {}
+    for record in records:
+        key = (record.service, normalize_text(record.text))
+        first = merged.get(key)
+        if first is None:
+            merged[key] = record
+            continue
+        for name, value in record.labels.items():
+            first.labels[name] = max(first.labels.get(name, 0), value)
+    return list(merged.values())
+
+
+def _assign(records: list[ClauseRecord], cfg: BuildConfig) -> dict[str, str]:
+    sizes: Counter[str] = Counter(r.service for r in records)
+    by_source: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in records:
+        by_source[r.service][r.source] += 1
+    strata = {s: max(sorted(c), key=lambda k: c[k]) for s, c in by_source.items()}
+    forced = {s: "test" for s in FORCED_TEST_SERVICES if s in sizes}
+    return assign_splits(dict(sizes), strata, cfg.ratios, cfg.seed, forced)
+
+
+def load_ota_sentences(raw_dir: Path, pairs_path: Path = OTA_PAIRS) -> list[str]:
+    """Every clause of every `ota_ai_changes` version file (evaluation-only text)."""
+    import csv
+
+    folder = raw_dir / "ota_ai_changes"
+    files: set[str] = set()
+    with pairs_path.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            files.update((row["before_file"], row["after_file"]))
+    texts: list[str] = []
+    for name in sorted(files):
+        path = folder / name
+        if path.is_file():
+            texts += [c.text for c in segment_document(path.read_text(encoding="utf-8"), "md")[1]]
+    return texts
+
+
+def resolve_leakage(
+    records: list[ClauseRecord], split_of: dict[str, str], ota_texts: list[str], stats: dict
+) -> dict[str, list[ClauseRecord]]:
+    """Drop train/validation clauses that match an `ota_ai_changes` sentence, then keep each text
+    in one split only (the higher-priority one), merging labels of exact copies."""
+    ota = NearDuplicateIndex(ota_texts)
+    flags = ota.matches([r.text for r in records])
+    kept = []
+    dropped_ota = Counter()
+    for record, hit in zip(records, flags, strict=True):
+        split = split_of[record.service]
+        if hit and split != "test":
+            dropped_ota[split] += 1
+            continue
+        kept.append(record)
+    stats["dropped_matching_ota"] = dict(dropped_ota)
+
+    # Exact copies across services: keep one, in the split that matters most.
+    groups: dict[str, list[ClauseRecord]] = defaultdict(list)
+    for record in kept:
+        groups[normalize_text(record.text)].append(record)
+    survivors = []
+    dropped_exact = 0
+    for group in groups.values():
+        group.sort(key=lambda r: (-SPLIT_PRIORITY[split_of[r.service]], r.id))
+        keep = group[0]
+        for other in group[1:]:
+            for name, value in other.labels.items():
+                keep.labels[name] = max(keep.labels.get(name, 0), value)
+            dropped_exact += 1
+        survivors.append(keep)
+    stats["dropped_exact_duplicates"] = dropped_exact
+
+    by_id = {r.id: r for r in survivors}
+    collisions = find_cross_split_collisions(_split_items(survivors, split_of))
+    drop = set()
+    for c in collisions:
+        loser = c.id_a if SPLIT_PRIORITY[c.split_a] < SPLIT_PRIORITY[c.split_b] else c.id_b
+        drop.add(loser)
+    stats["dropped_near_duplicates"] = len(drop)
+    splits: dict[str, list[ClauseRecord]] = {s: [] for s in SPLITS}
+    for rid in sorted(by_id):
+        if rid not in drop:
+            record = by_id[rid]
+            splits[split_of[record.service]].append(record)
+    return splits
+
+
+def _split_items(records: list[ClauseRecord], split_of: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
+    items: dict[str, list[tuple[str, str]]] = {s: [] for s in SPLITS}
+    for r in sorted(records, key=lambda r: r.id):
+        items[split_of[r.service]].append((r.id, r.text))
+    return items
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+def compute_stats(rows: dict[str, list[dict]], taxonomy: Taxonomy) -> dict:
+    """Per split: clauses, positives / unmasked per label, per source, per origin."""
+    out: dict = {}
+    for split, items in rows.items():
+        s: dict = {"clauses": len(items), "labels": {}, "sources": {}, "origins": {}}
+        for i, name in enumerate(taxonomy.names):
+            pos = [r for r in items if r["label_mask"][i] and r["labels"][i]]
+            s["labels"][name] = {
+                "positive": len(pos),
+                "unmasked": sum(r["label_mask"][i] for r in items),
+                "positive_team": sum(r["origin"] == "team" for r in pos),
+                "positive_real": sum(r["origin"] == "real" for r in pos),
+            }
+            if name == "ai_training":
+                s["labels"][name]["hard_negative_mentions_ai"] = sum(
+                    r["label_mask"][i] and not r["labels"][i] and mentions_ai(r["text"]) for r in items
+                )
+        s["sources"] = dict(sorted(Counter(r["source"] for r in items).items()))
+        s["origins"] = dict(sorted(Counter(r["origin"] for r in items).items()))
+        s["services"] = len({r["service"] for r in items})
+        out[split] = s
+    return out
+
+
+def write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
+    """Write JSONL via a temporary file so an interrupted build never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False) as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+        tmp = fh.name
+    os.replace(tmp, path)
+
+
+def content_hash(paths: list[Path]) -> str:
+    """SHA-256 over the JSONL files, in split order: the dataset's identity."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def print_stats(stats: dict, taxonomy: Taxonomy, out=sys.stdout) -> None:
+    """The table printed at the end of a build (also in the dataset card)."""
+    header = f"{'label':<16}" + "".join(f"{s:>22}" for s in SPLITS)
+    print(header, file=out)
+    print(f"{'':<16}" + "".join(f"{'pos (team/real) / unmasked':>22}"[-22:] for _ in SPLITS), file=out)
+    for name in taxonomy.names:
+        cells = []
+        for split in SPLITS:
+            c = stats["splits"][split]["labels"][name]
+            cells.append(f"{c['positive']} ({c['positive_team']}/{c['positive_real']}) / {c['unmasked']}")
+        print(f"{name:<16}" + "".join(f"{x:>22}" for x in cells), file=out)
+    print(f"{'clauses':<16}" + "".join(f"{stats['splits'][s]['clauses']:>22}" for s in SPLITS), file=out)
+    print(f"{'services':<16}" + "".join(f"{stats['splits'][s]['services']:>22}" for s in SPLITS), file=out)
+
+
+def build(cfg: BuildConfig) -> dict:
+    """Build the dataset into `cfg.output_dir`; returns the statistics (with `content_hash`)."""
+    from datasets import Dataset, DatasetDict
+
+    from train.card import render_dataset_card
+
+    t0 = time.time()
+    taxonomy = load_taxonomy(cfg.taxonomy_path)
+    stats: dict = {"source_stats": {}}
+    print(f"reading sources from {cfg.raw_dir}", flush=True)
+    records = collect_records(cfg, taxonomy, stats["source_stats"])
+    for record in records:
+        record.service = record.service if record.origin == "team" else canonical_service(record.service)
+    records = merge_duplicates(records)
+    split_of = _assign(records, cfg)
+    print(f"{len(records)} clauses from {len(split_of)} services; checking leakage", flush=True)
+    splits = resolve_leakage(records, split_of, load_ota_sentences(cfg.raw_dir), stats)
+    check_no_leakage({s: [(r.id, r.text) for r in recs] for s, recs in splits.items()})
+    if any(r.service in FORCED_TEST_SERVICES for s in ("train", "validation") for r in splits[s]):
+        raise RuntimeError("a Zoom clause reached train or validation")
+
+    rows = {s: [r.to_row(taxonomy, r.service) for r in recs] for s, recs in splits.items()}
+    out = cfg.output_dir
+    out.mkdir(parents=True, exist_ok=True)
+    jsonl_paths = [out / "jsonl" / f"{s}.jsonl" for s in SPLITS]
+    for split, path in zip(SPLITS, jsonl_paths, strict=True):
+        write_jsonl_atomic(path, rows[split])
+    stats.update(
+        splits=compute_stats(rows, taxonomy),
+        content_hash=content_hash(jsonl_paths),
+        taxonomy_version=taxonomy.version,
+        label_names=list(taxonomy.names),
+        exclude_licenses=list(cfg.exclude_licenses),
+        licenses=sorted({r["license"] for split_rows in rows.values() for r in split_rows}),
+    )
+    staging = out / "dataset.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    DatasetDict({s: Dataset.from_list(rows[s]) for s in SPLITS}).save_to_disk(str(staging))
+    shutil.rmtree(out / "dataset", ignore_errors=True)
+    os.replace(staging, out / "dataset")
+    (out / "stats.json").write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (out / "README.md").write_text(render_dataset_card(stats, taxonomy), encoding="utf-8")
+    print_stats(stats, taxonomy)
+    print(f"built in {time.time() - t0:.0f}s -> {out}")
+    print(f"content hash: {stats['content_hash']}")
+    return stats
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Command line: `python -m train.dataset --raw-dir ... --exclude-licenses a,b`."""
+    parser = argparse.ArgumentParser(description="Build the ClauseWatch clause dataset.")
+    parser.add_argument("--raw-dir", type=Path, default=default_raw_dir(), help="raw sources (RAW_DIR)")
+    parser.add_argument("--output-dir", type=Path, default=DATA_DIR / "processed")
+    parser.add_argument(
+        "--exclude-licenses",
+        default=os.environ.get("EXCLUDE_LICENSES", ""),
+        help="comma-separated licence ids to leave out, e.g. opp115-noncommercial,unknown",
+    )
+    parser.add_argument("--seed", type=int, default=13)
+    args = parser.parse_args(argv)
+    cfg = BuildConfig(
+        raw_dir=args.raw_dir,
+        output_dir=args.output_dir,
+        exclude_licenses=tuple(x.strip() for x in args.exclude_licenses.split(",") if x.strip()),
+        seed=args.seed,
+    )
+    try:
+        return build(cfg)
+    except DataError as err:
+        sys.exit(f"error: {err}")
+
+
+if __name__ == "__main__":
+    main()
