@@ -1,0 +1,75 @@
+# ClauseWatch: every target creates the virtual environment when it is missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+RAW_DIR ?= $(if $(wildcard ../shared/data/raw),../shared/data/raw,data/raw)
+DATA_DIR ?= data/processed
+CONFIG ?= configs/base.yaml
+MODEL ?= outputs/latest/model
+EXPORT ?= outputs/latest/export
+EXCLUDE_LICENSES ?=
+ARGS ?=
+export RAW_DIR
+
+.DEFAULT_GOAL := help
+.PHONY: help install data download train eval export push predict diff bench test test-slow quality format clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-11s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade --quiet pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed ## Create .venv and install the pinned dependencies
+
+download: $(VENV)/.installed ## Download the raw sources into RAW_DIR (needs internet), verify checksums
+	$(PY) scripts/download_data.py --raw-dir $(RAW_DIR)
+
+$(DATA_DIR)/dataset/dataset_dict.json:
+	$(MAKE) data
+
+data: $(VENV)/.installed ## Build the clause dataset from RAW_DIR (EXCLUDE_LICENSES=a,b to leave sources out)
+	@if [ ! -d "$(RAW_DIR)" ]; then $(MAKE) download; fi
+	$(PY) -m train.dataset --raw-dir $(RAW_DIR) --output-dir $(DATA_DIR) --exclude-licenses "$(EXCLUDE_LICENSES)"
+
+train: $(VENV)/.installed $(DATA_DIR)/dataset/dataset_dict.json ## Fine-tune (CONFIG=configs/<name>.yaml, ARGS="--key value")
+	$(PY) scripts/run_train.py --config $(CONFIG) $(ARGS)
+
+eval: $(VENV)/.installed ## Evaluate MODEL on the test split with baselines, plots and report
+	$(PY) scripts/run_eval.py --model $(MODEL) $(ARGS)
+
+export: $(VENV)/.installed ## Export MODEL to a Hub folder, ONNX fp32/int8 and a model card
+	$(PY) scripts/export.py --model $(MODEL) $(ARGS)
+
+push: $(VENV)/.installed ## Upload the export to the Hub: make push REPO_ID=user/name [ARGS=--private|--dry-run]
+	$(PY) scripts/push.py --export $(EXPORT) --repo-id $(REPO_ID) $(ARGS)
+
+predict: $(VENV)/.installed ## Batch inference: make predict INPUT=docs/ OUTPUT=out/ [MODEL=...]
+	$(PY) scripts/predict.py --model $(MODEL) --output $(OUTPUT) $(ARGS) $(INPUT)
+
+diff: $(VENV)/.installed ## What changed: make diff OLD=old.md NEW=new.md [MODEL=...]
+	$(PY) scripts/diff.py --model $(MODEL) $(ARGS) $(OLD) $(NEW)
+
+bench: $(VENV)/.installed ## Speed and real-world benchmarks (after train and export)
+	$(PY) scripts/bench.py --model $(MODEL) $(ARGS)
+
+test: $(VENV)/.installed ## Fast offline tests (CPU, tiny random models)
+	$(PY) -m pytest -q -m "not slow" $(ARGS)
+
+test-slow: $(VENV)/.installed ## Tests that need the real base model
+	$(PY) -m pytest -q -m slow $(ARGS)
+
+quality: $(VENV)/.installed ## ruff lint and format check
+	$(VENV)/bin/ruff check train scripts tests
+	$(VENV)/bin/ruff format --check train scripts tests
+
+format: $(VENV)/.installed ## Apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix train scripts tests
+	$(VENV)/bin/ruff format train scripts tests
+
+clean: ## Remove built data and outputs (keeps the venv)
+	rm -rf $(DATA_DIR) outputs

@@ -1,0 +1,138 @@
+"""Score clauses with a trained model: the one prediction path used by evaluation, batch
+inference, diff, export parity and benchmarks.
+
+Backends: PyTorch (CUDA with bf16 where supported, else CPU fp32) and ONNX Runtime (fp32 or int8
+from `make export`). Batches are sorted by length and padded dynamically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from train.metrics import apply_thresholds, sigmoid
+from train.modelio import META_FILE, ModelMeta, load_meta, tokenize_texts
+
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model-int8.onnx"}
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length (longest first), so padding stays small."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+class TorchBackend:
+    """A transformers sequence-classification model, loaded from safetensors only."""
+
+    name = "torch"
+
+    def __init__(self, model_dir: str | Path, meta: ModelMeta, device: str | None = None) -> None:
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        self.torch = torch
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        dtype = torch.float32
+        if self.device.type == "cuda" and torch.cuda.is_bf16_supported():
+            dtype = torch.bfloat16
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        self.model = AutoModelForSequenceClassification.from_pretrained(
+            model_dir, use_safetensors=True, dtype=dtype
+        )
+        self.model.to(self.device).eval()
+        self.max_length = meta.max_length
+        self.dtype = dtype
+
+    def logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Raw logits, (n, n_labels), in input order."""
+        torch = self.torch
+        encoded = tokenize_texts(self.tokenizer, list(texts), self.max_length)
+        out = np.zeros((len(texts), self.model.config.num_labels), dtype=np.float32)
+        with torch.inference_mode():
+            for batch in length_sorted_batches([len(x) for x in encoded["input_ids"]], batch_size):
+                features = [{k: encoded[k][i] for k in encoded} for i in batch]
+                inputs = self.tokenizer.pad(features, return_tensors="pt").to(self.device)
+                out[batch] = self.model(**inputs).logits.float().cpu().numpy()
+        return out
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Probabilities (sigmoid of the logits), (n, n_labels), in input order."""
+        return sigmoid(self.logits(texts, batch_size=batch_size)).astype(np.float32)
+
+
+def resolve_model_dirs(path: str | Path) -> dict[str, Path]:
+    """Find the PyTorch folder and ONNX folder behind a model folder or an export folder."""
+    path = Path(path)
+    found: dict[str, Path] = {}
+    candidates = [path, path / "hf", path / "onnx", path.parent / "export" / "hf", path.parent / "export" / "onnx"]
+    for folder in candidates:
+        if not (folder / META_FILE).is_file():
+            continue
+        if (folder / "model.safetensors").is_file() and "torch" not in found:
+            found["torch"] = folder
+        for backend, filename in ONNX_FILES.items():
+            if (folder / filename).is_file() and backend not in found:
+                found[backend] = folder
+    if not found:
+        raise FileNotFoundError(
+            f"{path}: no model found (expected {META_FILE} with model.safetensors or model.onnx, "
+            "or an export folder with hf/ and onnx/)"
+        )
+    return found
+
+
+def choose_backend(found: dict[str, Path], requested: str = "auto") -> str:
+    """`auto`: PyTorch on a GPU; on CPU the int8 ONNX model when exported, else fp32 ONNX, else PyTorch."""
+    if requested not in BACKENDS:
+        raise ValueError(f"unknown backend {requested!r}; choose from {', '.join(BACKENDS)}")
+    if requested != "auto":
+        if requested not in found:
+            raise FileNotFoundError(
+                f"backend {requested!r} needs {ONNX_FILES.get(requested, 'model.safetensors')}; "
+                f"available here: {', '.join(sorted(found))} (run `make export` for ONNX)"
+            )
+        return requested
+    import importlib.util
+
+    if "torch" in found and importlib.util.find_spec("torch") is not None:
+        import torch
+
+        if torch.cuda.is_available():
+            return "torch"
+    for backend in ("onnx-int8", "onnx", "torch"):
+        if backend in found:
+            return backend
+    raise FileNotFoundError("no usable backend")
+
+
+class ClausePredictor:
+    """Scores clauses and flags labels with the model's own thresholds."""
+
+    def __init__(self, model_dir: str | Path, backend: str = "auto", device: str | None = None) -> None:
+        found = resolve_model_dirs(model_dir)
+        self.backend_name = choose_backend(found, backend)
+        folder = found[self.backend_name]
+        self.meta = load_meta(folder)
+        if self.backend_name == "torch":
+            self.backend = TorchBackend(folder, self.meta, device=device)
+        else:
+            from train.onnx_backend import OnnxBackend
+
+            self.backend = OnnxBackend(folder / ONNX_FILES[self.backend_name], self.meta)
+        self.labels = list(self.meta.labels)
+        self.thresholds = np.asarray(self.meta.thresholds, dtype=float)
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Probabilities, (n, n_labels), in input order."""
+        if len(texts) == 0:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        return self.backend.predict_proba(texts, batch_size=batch_size)
+
+    def flag(self, probs: np.ndarray) -> np.ndarray:
+        """0/1 flags from probabilities with the per-label thresholds."""
+        return apply_thresholds(probs, self.thresholds)
+

@@ -1,0 +1,127 @@
+"""Multi-label metrics over unmasked entries only. Pure functions of arrays.
+
+`probs`, `labels` and `mask` are (n_clauses, n_labels) arrays; an entry whose mask is 0 is not
+annotated by its source and counts for nothing: not as a positive, not as a negative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.special import expit
+from sklearn.metrics import average_precision_score
+
+DEFAULT_THRESHOLD = 0.5
+
+
+def apply_thresholds(probs: np.ndarray, thresholds: Sequence[float] | float) -> np.ndarray:
+    """The one logits-to-labels rule: a label is flagged when its probability >= its threshold."""
+    return (np.asarray(probs) >= np.asarray(thresholds, dtype=float)).astype(np.int64)
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Logistic function (scipy's numerically stable `expit`)."""
+    return expit(np.asarray(logits, dtype=np.float64))
+
+
+def _counts(pred: np.ndarray, gold: np.ndarray, mask: np.ndarray) -> tuple[int, int, int]:
+    m = mask.astype(bool)
+    tp = int(np.sum((pred == 1) & (gold == 1) & m))
+    fp = int(np.sum((pred == 1) & (gold == 0) & m))
+    fn = int(np.sum((pred == 0) & (gold == 1) & m))
+    return tp, fp, fn
+
+
+def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def label_metrics(
+    pred: np.ndarray, gold: np.ndarray, mask: np.ndarray, scores: np.ndarray | None = None
+) -> dict:
+    """Precision, recall, F1, support (and average precision when scores are given) of one label."""
+    tp, fp, fn = _counts(pred, gold, mask)
+    precision, recall, f1 = _prf(tp, fp, fn)
+    out = {"precision": precision, "recall": recall, "f1": f1, "support": tp + fn}
+    if scores is not None:
+        m = mask.astype(bool)
+        has_both = m.any() and 0 < gold[m].sum() < m.sum()
+        out["average_precision"] = (
+            float(average_precision_score(gold[m], scores[m])) if has_both else None
+        )
+    return out
+
+
+def multilabel_metrics(
+    pred: np.ndarray,
+    gold: np.ndarray,
+    mask: np.ndarray,
+    label_names: Sequence[str],
+    scores: np.ndarray | None = None,
+) -> dict:
+    """Per-label metrics plus micro and macro F1. Macro F1 averages the labels that have at
+    least one unmasked entry (a label nobody annotated in this set is left out, not scored 0)."""
+    pred, gold, mask = (np.asarray(a) for a in (pred, gold, mask))
+    result: dict = {}
+    totals = np.zeros(3, dtype=np.int64)
+    f1s = []
+    for j, name in enumerate(label_names):
+        col_scores = None if scores is None else np.asarray(scores)[:, j]
+        result[name] = label_metrics(pred[:, j], gold[:, j], mask[:, j], col_scores)
+        totals += _counts(pred[:, j], gold[:, j], mask[:, j])
+        if mask[:, j].any():
+            f1s.append(result[name]["f1"])
+    result["micro_f1"] = _prf(*totals)[2]
+    result["macro_f1"] = float(np.mean(f1s)) if f1s else 0.0
+    return result
+
+
+def tune_thresholds(
+    probs: np.ndarray,
+    gold: np.ndarray,
+    mask: np.ndarray,
+    grid: Sequence[float] = tuple(np.round(np.arange(0.05, 0.96, 0.01), 2)),
+    default: float = DEFAULT_THRESHOLD,
+) -> list[float]:
+    """Per label, the threshold on `grid` that maximises F1 on unmasked entries (ties: the one
+    closest to 0.5). Labels without positives keep `default`."""
+    thresholds = []
+    for j in range(probs.shape[1]):
+        m = mask[:, j].astype(bool)
+        if not m.any() or gold[m, j].sum() == 0:
+            thresholds.append(default)
+            continue
+        best = max(
+            grid,
+            key=lambda t: (
+                _prf(*_counts((probs[m, j] >= t).astype(int), gold[m, j], np.ones(m.sum())))[2],
+                -abs(t - 0.5),
+            ),
+        )
+        thresholds.append(float(best))
+    return thresholds
+
+
+def bootstrap_f1_ci(
+    pred: np.ndarray,
+    gold: np.ndarray,
+    mask: np.ndarray,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> tuple[float, float]:
+    """95% percentile bootstrap interval of one label's F1, resampling clauses."""
+    rng = np.random.default_rng(seed)
+    n = len(pred)
+    if n == 0:
+        return (0.0, 0.0)
+    values = np.empty(n_resamples)
+    for i in range(n_resamples):
+        idx = rng.integers(0, n, n)
+        values[i] = _prf(*_counts(pred[idx], gold[idx], mask[idx]))[2]
+    lo, hi = np.quantile(values, [alpha / 2, 1 - alpha / 2])
+    return (float(lo), float(hi))

