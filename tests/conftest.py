@@ -119,3 +119,36 @@ def make_tiny_clauses(folder: Path, n_train: int = 96, n_eval: int = 32, seed: i
 @pytest.fixture(scope="session")
 def tiny_clauses(tmp_path_factory) -> dict[str, Path]:
     return make_tiny_clauses(tmp_path_factory.mktemp("tiny-clauses"))
+
+
+def train_tiny(model_dir: Path, clauses: dict[str, Path], out: Path, *extra: str) -> Path:
+    """Train the tiny model for a few steps through the real entry point; returns the run folder."""
+    from train.training import main
+
+    main(
+        [
+            "--config",
+            str(Path(__file__).parent.parent / "configs" / "base.yaml"),
+            f"model.model_name_or_path={model_dir}",
+            f"data.train_file={clauses['train']}",
+            f"data.validation_file={clauses['validation']}",
+            f"data.test_file={clauses['test']}",
+            f"training.output_root={out}",
+            "training.run_name=tiny",
+            "training.num_train_epochs=2",
+            "training.per_device_train_batch_size=16",
+            "training.learning_rate=1.0e-03",
+            "training.logging_steps=5",
+            "training.report_to=none",
+            *extra,
+        ]
+    )
+    return out / "tiny"
+
+
+@pytest.fixture(scope="session")
+def tiny_trained_model(tmp_path_factory, tiny_model_dir, tiny_clauses) -> Path:
+    """A fine-tuned tiny model folder (`<run>/model`) with thresholds and clausewatch.json.
+    Shared by the session: copy it before changing anything inside."""
+    run = train_tiny(tiny_model_dir, tiny_clauses, tmp_path_factory.mktemp("tiny-run"))
+    return run / "model"

@@ -100,7 +100,9 @@ def mined_label_rows(raw: Path = RAW) -> list[dict]:
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
     return path
 
 
@@ -122,27 +124,10 @@ def make_config(output_dir: Path, raw_dir: Path = RAW, **overrides):
         "team_clause_paths": TEAM_FILES,
         "corpus_negative_docs": 10,
         "corpus_negatives_per_doc": 20,
+        "ota_pairs_path": OTA_PAIRS,
     }
     values.update(overrides)
     return BuildConfig(**values)
-
-
-def use_fixture_ota_pairs(monkeypatch, pairs: Path = OTA_PAIRS) -> None:
-    """Point the builder at the fixture OTA pairs table.
-
-    `load_ota_sentences` binds `OTA_PAIRS` as a default argument when the module is imported and
-    `build` does not pass it, so patching the module constant alone does not reach `build`;
-    wrap the function too.
-    """
-    import train.dataset as dataset
-
-    original = dataset.load_ota_sentences
-    monkeypatch.setattr(dataset, "OTA_PAIRS", pairs)
-    monkeypatch.setattr(
-        dataset,
-        "load_ota_sentences",
-        lambda raw_dir, pairs_path=pairs: original(raw_dir, pairs_path),
-    )
 
 
 if __name__ == "__main__":

@@ -49,6 +49,8 @@ def read_jsonl(path: Path, taxonomy: Taxonomy) -> list[dict]:
                 raise DataError(path, "empty or missing `text`", line_no)
             if "labels" not in item:
                 raise DataError(path, "missing `labels`", line_no)
+            if not isinstance(item["labels"], list):
+                raise DataError(path, "`labels` must be a list (of label names, or of 0/1)", line_no)
             if item["labels"] and isinstance(item["labels"][0], str) or item["labels"] == []:
                 labels, mask = _row_from_names(item, taxonomy, path, line_no)
             else:

@@ -53,6 +53,7 @@ class BuildConfig:
     case_map_path: Path = sources.CASE_MAP
     mined_labels_path: Path = MINED_LABELS
     team_clause_paths: tuple[Path, ...] = tuple(DATA_DIR / n for n in TEAM_CLAUSE_FILES)
+    ota_pairs_path: Path = OTA_PAIRS
     exclude_licenses: tuple[str, ...] = ()
     seed: int = 13
     ratios: dict[str, float] = field(
@@ -160,8 +161,9 @@ def collect_records(cfg: BuildConfig, taxonomy: Taxonomy, stats: dict) -> list[C
     apply_hand_labels(records, hand, cfg.mined_labels_path)
     records += _corpus_records(raw, hand, cfg)
     team: Counter[str] = Counter()
+    team_ids: dict[str, str] = {}
     for path in cfg.team_clause_paths:
-        for record in sources.load_team_clauses(path, taxonomy):
+        for record in sources.load_team_clauses(path, taxonomy, team_ids):
             records.append(record)
             team["total"] += 1
             team.update(name for name, value in record.labels.items() if value)
@@ -216,11 +218,12 @@ def _assign(records: list[ClauseRecord], cfg: BuildConfig) -> dict[str, str]:
     return assign_splits(dict(sizes), strata, cfg.ratios, cfg.seed, forced)
 
 
-def load_ota_sentences(raw_dir: Path, pairs_path: Path = OTA_PAIRS) -> list[str]:
+def load_ota_sentences(raw_dir: Path, pairs_path: Path | None = None) -> list[str]:
     """Every clause of every `ota_ai_changes` version file (evaluation-only text)."""
     import csv
 
     folder = raw_dir / "ota_ai_changes"
+    pairs_path = pairs_path or OTA_PAIRS
     files: set[str] = set()
     with pairs_path.open(encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
@@ -349,6 +352,25 @@ def print_stats(stats: dict, taxonomy: Taxonomy, out=sys.stdout) -> None:
     print(f"{'services':<16}" + "".join(f"{stats['splits'][s]['services']:>22}" for s in SPLITS), file=out)
 
 
+def dataset_features():
+    """The built dataset's schema (explicit, so an empty split still has its columns)."""
+    from datasets import Features, List, Value
+
+    return Features(
+        {
+            "id": Value("string"),
+            "text": Value("string"),
+            "labels": List(Value("int64")),
+            "label_mask": List(Value("int64")),
+            "source": Value("string"),
+            "service": Value("string"),
+            "document": Value("string"),
+            "license": Value("string"),
+            "origin": Value("string"),
+        }
+    )
+
+
 def build(cfg: BuildConfig) -> dict:
     """Build the dataset into `cfg.output_dir`; returns the statistics (with `content_hash`)."""
     from datasets import Dataset, DatasetDict
@@ -365,7 +387,7 @@ def build(cfg: BuildConfig) -> dict:
     records = merge_duplicates(records)
     split_of = _assign(records, cfg)
     print(f"{len(records)} clauses from {len(split_of)} services; checking leakage", flush=True)
-    splits = resolve_leakage(records, split_of, load_ota_sentences(cfg.raw_dir), stats)
+    splits = resolve_leakage(records, split_of, load_ota_sentences(cfg.raw_dir, cfg.ota_pairs_path), stats)
     check_no_leakage({s: [(r.id, r.text) for r in recs] for s, recs in splits.items()})
     if any(r.service in FORCED_TEST_SERVICES for s in ("train", "validation") for r in splits[s]):
         raise RuntimeError("a Zoom clause reached train or validation")
@@ -386,7 +408,13 @@ def build(cfg: BuildConfig) -> dict:
     )
     staging = out / "dataset.tmp"
     shutil.rmtree(staging, ignore_errors=True)
-    DatasetDict({s: Dataset.from_list(rows[s]) for s in SPLITS}).save_to_disk(str(staging))
+    features = dataset_features()
+    columns = {s: {k: [r[k] for r in rows[s]] for k in features} for s in SPLITS}
+    # One shard per split, also for an empty one (datasets writes no shard for 0 rows otherwise,
+    # and load_from_disk then fails).
+    DatasetDict({s: Dataset.from_dict(columns[s], features=features) for s in SPLITS}).save_to_disk(
+        str(staging), num_shards={s: 1 for s in SPLITS}
+    )
     shutil.rmtree(out / "dataset", ignore_errors=True)
     os.replace(staging, out / "dataset")
     (out / "stats.json").write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -1,10 +1,16 @@
-"""Same-text detection across splits: exact after normalisation, or near-duplicate by MinHash.
+"""Same-text detection across splits: exact after normalisation, or near-duplicate.
 
-"Same" (DESIGN.md): equal after normalising case, whitespace and punctuation, or MinHash Jaccard
->= 0.8 on word 5-gram shingles for clauses of 8 words or more.
+"Same": equal after normalising case, whitespace and punctuation; or, for clauses of 8 words or
+more, near-duplicate. MinHash LSH over word shingles proposes candidate pairs; a pair is a
+near-duplicate when its shingle Jaccard is >= 0.8 or its word sequences are >= 0.9 alike
+(difflib ratio). The second test exists because one word changed in the middle of a 20-word
+clause breaks a third of its 5-gram shingles (Jaccard ~0.5) while the clause is plainly the same:
+boilerplate shared by sister services (Facebook / Instagram) differs in exactly that way.
 """
 
 from __future__ import annotations
+
+import difflib
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -14,7 +20,9 @@ from datasketch import MinHash, MinHashLSH
 from train.textnorm import normalize_text
 
 NEAR_DUP_THRESHOLD = 0.8
-SHINGLE_WORDS = 5
+WORD_RATIO_THRESHOLD = 0.9
+CANDIDATE_THRESHOLD = 0.4
+SHINGLE_WORDS = 3
 MIN_WORDS_FOR_NEAR_DUP = 8
 NUM_PERM = 128
 SEED = 1
@@ -28,6 +36,19 @@ def shingles(norm: str, size: int = SHINGLE_WORDS) -> set[bytes]:
 
 def _minhashes(norms: Sequence[str]) -> list[MinHash]:
     return MinHash.bulk([shingles(n) for n in norms], num_perm=NUM_PERM, seed=SEED)
+
+
+def is_near_duplicate(a: str, b: str, threshold: float = NEAR_DUP_THRESHOLD) -> bool:
+    """Exact decision for two normalised texts (LSH only proposes the pairs)."""
+    sa, sb = shingles(a), shingles(b)
+    if sa and sb and len(sa & sb) / len(sa | sb) >= threshold:
+        return True
+    wa, wb = a.split(), b.split()
+    return difflib.SequenceMatcher(None, wa, wb, autojunk=False).ratio() >= WORD_RATIO_THRESHOLD
+
+
+def _lsh() -> MinHashLSH:
+    return MinHashLSH(threshold=CANDIDATE_THRESHOLD, num_perm=NUM_PERM)
 
 
 class NearDuplicateIndex:
@@ -44,9 +65,8 @@ class NearDuplicateIndex:
                 if len(norm.split()) >= MIN_WORDS_FOR_NEAR_DUP:
                     eligible.append(norm)
         eligible = sorted(set(eligible))
-        self._lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
-        self._hashes = dict(zip(eligible, _minhashes(eligible), strict=True))
-        for norm, mh in self._hashes.items():
+        self._lsh = _lsh()
+        for norm, mh in zip(eligible, _minhashes(eligible), strict=True):
             self._lsh.insert(norm, mh)
 
     def matches(self, texts: Sequence[str]) -> list[bool]:
@@ -55,9 +75,8 @@ class NearDuplicateIndex:
         result = [n in self.exact for n in norms]
         todo = [i for i, n in enumerate(norms) if not result[i] and len(n.split()) >= MIN_WORDS_FOR_NEAR_DUP]
         for i, mh in zip(todo, _minhashes([norms[i] for i in todo]), strict=True):
-            # LSH gives candidates; confirm with the estimated Jaccard so the threshold is honoured.
             result[i] = any(
-                mh.jaccard(self._hashes[c]) >= self.threshold for c in self._lsh.query(mh)
+                is_near_duplicate(norms[i], c, self.threshold) for c in self._lsh.query(mh)
             )
         return result
 
@@ -86,7 +105,7 @@ def find_cross_split_collisions(
             if prev is not None and prev[0] != split:
                 collisions.append(Collision(prev[0], prev[1], split, rid, "exact"))
             owner.setdefault(norm, (split, rid))
-    lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+    lsh = _lsh()
     entries = []
     for split, items in splits.items():
         for rid, text in items:
@@ -96,8 +115,8 @@ def find_cross_split_collisions(
     hashes = _minhashes([e[2] for e in entries])
     for idx, ((split, rid, _), mh) in enumerate(zip(entries, hashes, strict=True)):
         for other in lsh.query(mh):
-            o_split, o_rid, _ = entries[other]
-            if o_split != split and mh.jaccard(hashes[other]) >= threshold:
+            o_split, o_rid, o_norm = entries[other]
+            if o_split != split and is_near_duplicate(entries[idx][2], o_norm, threshold):
                 collisions.append(Collision(o_split, o_rid, split, rid, "near"))
         lsh.insert(idx, mh)
     return collisions

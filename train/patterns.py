@@ -18,7 +18,7 @@ AI_PATTERN = re.compile(
     r"|neural[\s-]+net(?:work)?s?"
     r"|\btrain(?:s|ed|ing)?\b[^.;]{0,60}\b(?:models?|algorithms?)\b"
     r"|\b(?:models?|algorithms?)\b[^.;]{0,40}\btrain(?:s|ed|ing)?\b)"
-    r"|\b(?:AI|A\.I\.|LLMs?|GenAI)\b"
+    r"|\b(?:AI|LLMs?|GenAI)\b|\bA\.I\.(?!\w)"
 )
 
 # Licence grants to user content: the candidate pattern for `content_license` mining.

@@ -19,9 +19,9 @@ from bs4 import BeautifulSoup
 # "- ", "* ", "1. ", "1.2.3 ", "(a) ", "a) ", "iv. ", "Section 4. ", "§ 2 ".
 _LEADING_MARKER = re.compile(
     r"(?:[-*+\u2022\u25aa\u25cf\u2013>]+\s+"
-    r"|(?:section|article|clause|§)\s*\d+(?:\.\d+)*[.:)]?\s+"
-    r"|\(?(?:\d+(?:\.\d+)*|[a-z]|[ivxlc]+)[.)]\s+"
-    r"|\d+(?:\.\d+)+\s+)",
+    r"|(?:section|article|clause|§)\s*\d+(?:\.\d+)*[.:)]?[*_]*\s+"
+    r"|\(?(?:\d+(?:\.\d+)*|[a-z]|[ivxlc]+)[.)][*_]*\s+"
+    r"|\d+(?:\.\d+)+[*_]*\s+)",
     re.IGNORECASE,
 )
 _HTML_BLOCKS = [

@@ -19,7 +19,7 @@ from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 
 from train.errors import DataError
 from train.records import ClauseRecord
-from train.segment import segment_document
+from train.segment import prepare_text, segment_document
 from train.taxonomy import REPO_ROOT, Taxonomy
 
 CASE_MAP = REPO_ROOT / "data" / "tosdr_case_map.csv"
@@ -56,7 +56,8 @@ def clean_quote(html: str) -> str:
     with warnings.catch_warnings():
         # Many quotes are plain text that happens to look like a URL or file name.
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-        text = BeautifulSoup(html, "html.parser").get_text(" ")
+        # Same rule as for documents: inline tags join their neighbours, block tags separate.
+        text = prepare_text(html, "html")
     return _WS.sub(" ", text.replace("\xa0", " ")).strip()
 
 
@@ -255,7 +256,12 @@ def read_claudette_document(raw_dir: Path, name: str) -> list[tuple[str, list[st
     if tags and tags[-1] == "":
         tags.pop()
     if len(tags) != len(sentences):
-        raise DataError(tag_path, f"{len(tags)} tag lines for {len(sentences)} sentences")
+        raise DataError(
+            tag_path,
+            f"{len(tags)} tag lines for {len(sentences)} sentences in {sent_path.name}; "
+            "the files must be line-aligned",
+            min(len(tags), len(sentences)) + 1,
+        )
     return [(s.strip(), t.split()) for s, t in zip(sentences, tags, strict=True)]
 
 
@@ -339,35 +345,47 @@ def segment_corpus_document(path: Path):
     return segment_document(raw, "txt")
 
 
-def load_team_clauses(path: Path, taxonomy: Taxonomy) -> Iterator[ClauseRecord]:
-    """Clauses written for this project: every label is annotated on every clause."""
-    seen: set[str] = set()
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(path, f"malformed JSON: {err.msg}", line_no) from None
-            for key in ("id", "service", "text", "labels"):
-                if key not in item:
-                    raise DataError(path, f"missing key {key!r}", line_no)
-            if not str(item["text"]).strip():
-                raise DataError(path, "empty text", line_no)
-            if item["id"] in seen:
-                raise DataError(path, f"duplicate id {item['id']!r}", line_no)
-            seen.add(item["id"])
-            for name in item["labels"]:
-                if name not in taxonomy.names:
-                    raise DataError(path, f"unknown label {name!r}", line_no)
-            yield ClauseRecord(
-                id=f"team-{item['id']}",
-                text=str(item["text"]).strip(),
-                source="team",
-                service=f"team:{item['service']}",
-                document=str(item.get("sector", "")),
-                license=LICENSES["team"],
-                labels={name: int(name in item["labels"]) for name in taxonomy.names},
-                origin="team",
-            )
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Numbered lines of a UTF-8 file; a decoding error names the file and line."""
+    data = path.read_bytes()
+    for line_no, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            yield line_no, raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DataError(path, "not valid UTF-8", line_no) from None
+
+
+def load_team_clauses(
+    path: Path, taxonomy: Taxonomy, seen: dict[str, str] | None = None
+) -> Iterator[ClauseRecord]:
+    """Clauses written for this project: every label is annotated on every clause. `seen` maps ids
+    to where they were first read, so a duplicate across files names both places."""
+    seen = {} if seen is None else seen
+    for line_no, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(path, f"malformed JSON: {err.msg}", line_no) from None
+        for key in ("id", "service", "text", "labels"):
+            if key not in item:
+                raise DataError(path, f"missing key {key!r}", line_no)
+        if not str(item["text"]).strip():
+            raise DataError(path, "empty text", line_no)
+        if item["id"] in seen:
+            raise DataError(path, f"duplicate id {item['id']!r} (first at {seen[item['id']]})", line_no)
+        seen[item["id"]] = f"{path}:{line_no}"
+        for name in item["labels"]:
+            if name not in taxonomy.names:
+                raise DataError(path, f"unknown label {name!r}", line_no)
+        yield ClauseRecord(
+            id=f"team-{item['id']}",
+            text=str(item["text"]).strip(),
+            source="team",
+            service=f"team:{item['service']}",
+            document=str(item.get("sector", "")),
+            license=LICENSES["team"],
+            labels={name: int(name in item["labels"]) for name in taxonomy.names},
+            origin="team",
+        )

@@ -275,6 +275,26 @@ def _check_resumable(run_dir: Path, dataset_hash: str, resolved: dict) -> None:
         )
 
 
+CHECKPOINT_FILES = ("trainer_state.json", "model.safetensors", "optimizer.pt", "scheduler.pt")
+
+
+def last_complete_checkpoint(folder: Path) -> str | None:
+    """The newest `checkpoint-N` holding every file a resume needs. A run killed while writing a
+    checkpoint leaves an incomplete folder: it is skipped, so the run resumes from the one before."""
+    if not folder.is_dir():
+        return None
+    steps = []
+    for path in folder.glob("checkpoint-*"):
+        suffix = path.name.rsplit("-", 1)[-1]
+        if path.is_dir() and suffix.isdigit():
+            steps.append((int(suffix), path))
+    for _, path in sorted(steps, reverse=True):
+        if all((path / name).is_file() for name in CHECKPOINT_FILES):
+            return str(path)
+        print(f"skipping incomplete checkpoint {path}")
+    return None
+
+
 def _link_latest(run_dir: Path) -> None:
     latest = run_dir.parent / "latest"
     tmp = run_dir.parent / f".latest-{os.getpid()}"
@@ -294,8 +314,6 @@ def train(cfg: Config) -> Path:
         EarlyStoppingCallback,
         set_seed,
     )
-    from transformers.trainer_utils import get_last_checkpoint
-
     t0 = time.time()
     t = cfg.training
     if t.torch_threads:
@@ -364,8 +382,8 @@ def train(cfg: Config) -> Path:
     if main:
         (run_dir / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
 
-    # --- train (resuming from the last checkpoint when there is one)
-    last = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
+    # --- train (resuming from the last complete checkpoint when there is one)
+    last = last_complete_checkpoint(Path(args.output_dir))
     if last and main:
         print(f"resuming from {last}")
     train_result = trainer.train(resume_from_checkpoint=last)

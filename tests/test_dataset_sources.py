@@ -1,0 +1,651 @@
+"""Source adapters, label masks, hand labels, service names and bad input, on small fixtures
+written in the real formats of the raw sources (texts invented for the tests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fixture_builder import (
+    CASE_MAP,
+    MINED_LABELS,
+    RAW,
+    TEAM_FILES,
+    ZOOM_CORPUS_DOC,
+    copy_raw,
+    make_config,
+    mined_label_rows,
+)
+
+from train import sources
+from train.dataset import _corpus_records, apply_hand_labels, collect_records
+from train.errors import DataError
+from train.mining import EXHAUSTIVE_AI_SOURCES, HandLabel, Reference, load_mined_labels
+from train.records import ClauseRecord
+from train.services import canonical_service
+from train.taxonomy import load_taxonomy
+from train.textnorm import text_sha1
+
+TAXONOMY = load_taxonomy()
+FIVE_OPP_LABELS = {
+    "data_collection",
+    "data_sharing",
+    "data_retention",
+    "terms_change",
+    "user_control",
+}
+
+
+@pytest.fixture(scope="module")
+def case_map():
+    return sources.load_case_map(CASE_MAP, TAXONOMY)
+
+
+def _by_id(records) -> dict[str, ClauseRecord]:
+    records = list(records)
+    by_id = {r.id: r for r in records}
+    assert len(by_id) == len(records), "record ids must be unique"
+    return by_id
+
+
+def _where(err: pytest.ExceptionInfo, path: Path, line: int) -> None:
+    """The error names the file and the line as `path:line`."""
+    assert f"{path}:{line}:" in str(err.value)
+    assert err.value.path == str(path)
+    assert err.value.line == line
+
+
+# ----------------------------------------------------------------------------- ToS;DR 2021
+
+
+def test_tosdr_2021_uses_approved_and_status_less_points_only(case_map):
+    stats: dict = {}
+    records = _by_id(sources.load_tosdr_2021(RAW, TAXONOMY, case_map, stats))
+    # 101/105/106/108/109 approved, 102 has no status; 103 pending and 104 declined are not used;
+    # 107 is approved but its case maps to no label.
+    assert sorted(records) == [
+        "tosdr2021-101",
+        "tosdr2021-102",
+        "tosdr2021-105",
+        "tosdr2021-106",
+        "tosdr2021-108",
+        "tosdr2021-109",
+    ]
+    assert stats == {
+        "tosdr_org_2021/approved": 6,
+        "tosdr_org_2021/nostatus": 1,
+        "tosdr_org_2021/pending": 1,
+        "tosdr_org_2021/declined": 1,
+        "tosdr_org_2021/case_recovered_from_tosdhr": 1,
+    }
+
+
+def test_tosdr_2021_record_fields(case_map):
+    records = _by_id(sources.load_tosdr_2021(RAW, TAXONOMY, case_map, {}))
+    first = records["tosdr2021-101"]
+    assert first.text == (
+        "Booking.com collects the dates of your stay, your payment card details and the names "
+        "of your fellow travellers."
+    )
+    assert first.service == "Booking.com"  # the service file's name, not the slug
+    assert first.document == "Privacy Policy"
+    assert first.source == "tosdr_org_2021"
+    assert first.license == "cc-by-sa-3.0"
+    assert first.origin == "real"
+    assert first.labels == {"data_collection": 1}
+    # No service file for `kestrelmail`: the slug is the service; HTML and &nbsp; are stripped.
+    assert records["tosdr2021-109"].service == "kestrelmail"
+    assert records["tosdr2021-109"].text == (
+        "Kestrelmail stores the address book you import from other mail providers."
+    )
+    assert records["tosdr2021-102"].labels == {"terms_change": 1}
+    for record in records.values():
+        assert "<" not in record.text and "&nbsp;" not in record.text and "\xa0" not in record.text
+
+
+def test_tosdr_2021_negative_case_gives_zero_not_mask(case_map):
+    records = _by_id(sources.load_tosdr_2021(RAW, TAXONOMY, case_map, {}))
+    never_sells = records["tosdr2021-106"]
+    assert never_sells.labels == {"data_sharing": 0}
+    row = never_sells.to_row(TAXONOMY, "quillnote")
+    i = TAXONOMY.index("data_sharing")
+    assert row["label_mask"][i] == 1 and row["labels"][i] == 0
+    assert sum(row["label_mask"]) == 1
+
+
+def test_tosdr_2021_case_title_recovered_from_tosdhr(case_map, tmp_path):
+    records = _by_id(sources.load_tosdr_2021(RAW, TAXONOMY, case_map, {}))
+    # Point 105 has no case; the tosdhr dump has the same quote (other HTML and spacing).
+    assert records["tosdr2021-105"].labels == {"data_sharing": 1}
+    assert sources.load_tosdhr_cases(RAW) == {
+        "booking com passes your reservation details to the property you booked and to our "
+        "payment processors": "Third parties are involved in operating the service",
+        "keep your password to yourself do not share it with other travellers": (
+            "You are responsible for keeping your password safe"
+        ),
+    }
+    raw = copy_raw(tmp_path / "raw")
+    (raw / "tosdr_api_2022_tosdhr" / "data.csv").unlink()
+    stats: dict = {}
+    without = _by_id(sources.load_tosdr_2021(raw, TAXONOMY, case_map, stats))
+    assert "tosdr2021-105" not in without
+    assert "tosdr_org_2021/case_recovered_from_tosdhr" not in stats
+
+
+def test_tosdr_2021_without_case_map_lists_every_usable_point():
+    records = _by_id(sources.load_tosdr_2021(RAW, TAXONOMY, None, {}))
+    assert sorted(records) == [f"tosdr2021-{i}" for i in (101, 102, 105, 106, 107, 108, 109)]
+    assert all(r.labels == {} for r in records.values())
+
+
+# ----------------------------------------------------------------------------- ToS;DR 2022
+
+
+def test_tosdr_2022_approved_points_only(case_map):
+    stats: dict = {}
+    records = _by_id(sources.load_tosdr_2022(RAW, TAXONOMY, case_map, stats))
+    assert sorted(records) == ["tosdr2022-7001", "tosdr2022-7002", "tosdr2022-7005"]
+    assert stats == {
+        "tosdr_phoenix_2022_dao/approved": 3,
+        "tosdr_phoenix_2022_dao/declined": 1,
+        "tosdr_phoenix_2022_dao/pending": 1,
+    }
+    photos = records["tosdr2022-7001"]
+    assert photos.labels == {"data_retention": 1}  # matched by case id 900, not by title
+    assert photos.service == "Parcelly"
+    assert photos.document == "doc-61"
+    assert photos.license == "unknown"
+    assert photos.source == "tosdr_phoenix_2022_dao"
+    assert photos.text.startswith("Parcelly keeps the photos of delivered parcels for seven years")
+    assert "<" not in photos.text
+    # Multi-line CSV field: HTML-free, whitespace folded; matched by case title.
+    assert records["tosdr2022-7002"].text == (
+        "Parcelly hands your delivery address and phone number to the couriers it works with."
+    )
+    assert records["tosdr2022-7002"].labels == {"data_sharing": 1}
+
+
+def test_case_map_table(case_map):
+    assert case_map["This service does not sell your personal data"] == sources.CaseMapping(
+        (), ("data_sharing",)
+    )
+    assert case_map["id:900"] == case_map["Some retention case"]
+    assert case_map["id:900"].positive == ("data_retention",)
+    assert case_map["The service provides a free help desk"] == sources.CaseMapping((), ())
+    assert case_map["id:232"] is case_map["The service provides a free help desk"]
+
+
+# ----------------------------------------------------------------------------- CLAUDETTE
+
+
+def test_claudette_terms_change_from_ch2_ch3_only():
+    assert sources.claudette_documents(RAW) == ["Amazon", "Booking", "Larkspur", "Zoom"]
+    records = _by_id(sources.load_claudette(RAW, TAXONOMY, {}))
+    # Blank lines are skipped but keep their index: Amazon has no sentence 3, Zoom no sentence 6.
+    assert len(records) == 23
+    assert "claudette-Amazon-3" not in records and "claudette-Amazon-4" in records
+    positives = sorted(rid for rid, r in records.items() if r.labels["terms_change"])
+    assert positives == [
+        "claudette-Amazon-2",  # ch2
+        "claudette-Amazon-4",  # "ch3 " (trailing space)
+        "claudette-Booking-1",  # ch2
+        "claudette-Larkspur-0",  # ch3
+        "claudette-Zoom-2",  # ch2
+    ]
+    # ltd2, ter3, j2, law2, cr2 and untagged sentences are terms_change negatives, nothing else.
+    for record in records.values():
+        assert set(record.labels) == {"terms_change"}
+        assert record.license == "cc-by-4.0"
+        assert record.service == record.document
+    assert records["claudette-Larkspur-2"].labels == {"terms_change": 0}  # ter3
+    assert records["claudette-Zoom-4"].text == (
+        "We may use service generated data to train our artificial intelligence models."
+    )
+
+
+def test_claudette_tags_file_with_wrong_line_count_names_file(tmp_path):
+    raw = copy_raw(tmp_path / "raw")
+    tags = raw / "claudette_multilingual_en/corpus/tags/en/original/Booking.txt"
+    tags.write_text("\nch2\n\n\n", encoding="utf-8")  # 4 tag lines for 5 sentences
+    with pytest.raises(DataError) as err:
+        list(sources.load_claudette(raw, TAXONOMY, {}))
+    assert str(tags) in str(err.value)
+    assert "4 tag lines for 5 sentences" in str(err.value)
+
+
+def test_claudette_tags_mismatch_error_names_a_line(tmp_path):
+    raw = copy_raw(tmp_path / "raw")
+    tags = raw / "claudette_multilingual_en/corpus/tags/en/original/Booking.txt"
+    tags.write_text("\nch2\n\n\n", encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        list(sources.load_claudette(raw, TAXONOMY, {}))
+    assert err.value.line is not None
+
+
+# ----------------------------------------------------------------------------- OPP-115
+
+
+def test_opp115_categories_map_to_five_annotated_labels():
+    stats: dict = {}
+    records = _by_id(sources.load_opp115(RAW, TAXONOMY, stats))
+    # Policy 1003 has no consolidated annotations; the empty last segment of 1001 is skipped.
+    assert stats == {"opp115/policies_without_annotations": 1}
+    assert sorted(records) == [f"opp115-1001_amazon.com-{i}" for i in range(7)] + [
+        f"opp115-1002_pinecrest.net-{i}" for i in range(3)
+    ]
+    for record in records.values():
+        assert set(record.labels) == FIVE_OPP_LABELS
+        assert record.license == "opp115-noncommercial"
+        assert "<" not in record.text
+    amazon = {int(rid.rsplit("-", 1)[1]): r for rid, r in records.items() if "amazon" in rid}
+    assert amazon[1].service == "amazon.com" and amazon[1].document == "1001_amazon.com"
+    assert amazon[1].text == (
+        "Information we collect We receive the details you type into order forms, such as your "
+        "name and delivery address."
+    )
+    assert amazon[2].text == (
+        "We share order details with carriers and with companies that process payments for us."
+    )
+
+    def positives(record):
+        return sorted(n for n, v in record.labels.items() if v)
+
+    assert positives(amazon[0]) == []  # Other
+    assert positives(amazon[1]) == ["data_collection"]
+    assert positives(amazon[2]) == ["data_collection", "data_sharing"]
+    assert positives(amazon[3]) == ["data_retention"]
+    assert positives(amazon[4]) == ["user_control"]  # User Access, Edit and Deletion
+    assert positives(amazon[5]) == ["terms_change"]  # Policy Change
+    assert positives(amazon[6]) == []  # Data Security is not in the taxonomy
+    assert positives(records["opp115-1002_pinecrest.net-1"]) == ["user_control"]  # User Choice
+
+
+def test_opp115_category_table():
+    assert sources.OPP115_CATEGORIES["User Access, Edit and Deletion"] == "user_control"
+    assert sources.OPP115_CATEGORIES["User Choice/Control"] == "user_control"
+    assert sources.OPP115_CATEGORIES["Policy Change"] == "terms_change"
+    assert set(sources.OPP115_LABELS) == FIVE_OPP_LABELS
+
+
+# ----------------------------------------------------------------------------- corpus, team
+
+
+def test_corpus_documents_and_service_names():
+    docs = sources.corpus_documents(RAW)
+    assert [p.name for p in docs] == [
+        "Parcelly_Privacy Policy.txt",
+        ZOOM_CORPUS_DOC,
+        "ZoomInfo_Website Terms of Use.txt",
+    ]
+    assert [sources.corpus_service(p) for p in docs] == [
+        "Parcelly",
+        "Zoom Video Communications",
+        "ZoomInfo",
+    ]
+
+
+def test_team_clauses_annotate_every_label():
+    records = _by_id(sources.load_team_clauses(TEAM_FILES[0], TAXONOMY))
+    assert len(records) == 6
+    first = records["team-ai-0001"]
+    assert first.service == "team:Brightloom"
+    assert first.document == "education"
+    assert first.origin == "team" and first.source == "team" and first.license == "cc-by-4.0"
+    assert first.labels == {
+        "ai_training": 1,
+        "content_license": 0,
+        "data_collection": 1,
+        "data_sharing": 0,
+        "data_retention": 0,
+        "terms_change": 0,
+        "user_control": 0,
+    }
+    assert first.to_row(TAXONOMY, first.service)["label_mask"] == [1] * 7
+    negatives = _by_id(sources.load_team_clauses(TEAM_FILES[1], TAXONOMY))
+    assert negatives["team-neg-0001"].labels == dict.fromkeys(TAXONOMY.names, 0)
+
+
+def test_clean_quote_strips_html():
+    assert sources.clean_quote("<p>We keep&nbsp;logs.</p>\n<p>For a year.</p>") == (
+        "We keep logs. For a year."
+    )
+    assert sources.clean_quote("plain text  with\n spaces") == "plain text with spaces"
+
+
+def test_clean_quote_keeps_inline_tags_joined():
+    assert sources.clean_quote("We use <b>Google Analytics</b>, and more.") == (
+        "We use Google Analytics, and more."
+    )
+    assert sources.clean_quote("un<b>fair</b> terms") == "unfair terms"
+
+
+# ----------------------------------------------------------------------------- masks
+
+
+def test_to_row_masks_absent_labels():
+    record = ClauseRecord(
+        id="x-1",
+        text="We may change these terms.",
+        source="claudette_multilingual_en",
+        service="Raw Name",
+        document="Doc",
+        license="cc-by-4.0",
+        labels={"terms_change": 1, "ai_training": 0},
+    )
+    row = record.to_row(TAXONOMY, "canonical")
+    assert row["service"] == "canonical"
+    assert row["labels"] == [0, 0, 0, 0, 0, 1, 0]
+    assert row["label_mask"] == [1, 0, 0, 0, 0, 1, 0]
+    # Absent: mask 0 and label 0. Present 0: mask 1, label 0.
+    for name in ("content_license", "data_collection", "user_control"):
+        i = TAXONOMY.index(name)
+        assert (row["labels"][i], row["label_mask"][i]) == (0, 0)
+    i = TAXONOMY.index("ai_training")
+    assert (row["labels"][i], row["label_mask"][i]) == (0, 1)
+    assert set(row) == {
+        "id",
+        "text",
+        "labels",
+        "label_mask",
+        "source",
+        "service",
+        "document",
+        "license",
+        "origin",
+    }
+
+
+# ----------------------------------------------------------------------------- hand labels
+
+
+def _record(rid: str, text: str, source: str = "claudette_multilingual_en", document="Doc"):
+    return ClauseRecord(rid, text, source, "Svc", document, "cc-by-4.0", {"terms_change": 0})
+
+
+def _hand(rid: str, text: str, labels, checked, source="claudette_multilingual_en", document="Doc"):
+    ref = Reference(source, document, rid, text_sha1(text))
+    return {ref.key: HandLabel(ref, tuple(labels), tuple(checked))}
+
+
+def test_apply_hand_labels_sets_checked_labels_and_unmasks_ai_training(tmp_path):
+    ai_text = "We use your chats to train our machine learning models."
+    plain = "We may change these terms at any time."
+    records = [_record("c-1", ai_text), _record("c-2", plain)]
+    hand = _hand("c-1", ai_text, ["ai_training"], ["ai_training", "content_license"])
+    apply_hand_labels(records, hand, tmp_path / "labels.jsonl")
+    assert records[0].labels == {"terms_change": 0, "ai_training": 1, "content_license": 0}
+    # No AI mention in an exhaustive source: a known ai_training negative (unmasked 0).
+    assert records[1].labels == {"terms_change": 0, "ai_training": 0}
+    row = records[1].to_row(TAXONOMY, "svc")
+    assert row["label_mask"][TAXONOMY.index("ai_training")] == 1
+
+
+def test_apply_hand_labels_leaves_non_exhaustive_sources_masked(tmp_path):
+    record = _record("t-1", "Our AI helps you plan trips.", source="team")
+    assert "team" not in EXHAUSTIVE_AI_SOURCES
+    apply_hand_labels([record], {}, tmp_path / "labels.jsonl")
+    assert "ai_training" not in record.labels
+
+
+def test_unlabelled_ai_mention_in_exhaustive_source_stops_the_build(tmp_path):
+    labels_path = tmp_path / "my_labels.jsonl"
+    records = [_record("c-9", "Our AI reads every message you send.")]
+    with pytest.raises(DataError) as err:
+        apply_hand_labels(records, {}, labels_path)
+    assert str(labels_path) in str(err.value)
+    assert "c-9" in str(err.value)
+
+
+def test_hand_label_hash_mismatch_raises(tmp_path):
+    labels_path = tmp_path / "my_labels.jsonl"
+    hand = _hand("c-1", "We train AI models on your posts.", ["ai_training"], ["ai_training"])
+    records = [_record("c-1", "We train AI models on your public posts.")]
+    with pytest.raises(DataError, match="changed since it was labelled") as err:
+        apply_hand_labels(records, hand, labels_path)
+    assert str(labels_path) in str(err.value)
+
+
+def test_fixture_mined_labels_match_fixture_texts():
+    """The committed fixture references carry the SHA-1 of the fixture texts (regenerate with
+    `python tests/fixture_builder.py`)."""
+    lines = MINED_LABELS.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == mined_label_rows()
+    table = load_mined_labels(MINED_LABELS, TAXONOMY)
+    assert len(table) == 6
+    corpus = table[("tosdr_corpus_text", ZOOM_CORPUS_DOC, "81:158")]
+    assert corpus.labels == ("ai_training", "content_license")
+
+
+def test_collect_records_joins_hand_labels():
+    records = _by_id(collect_records(make_config(Path("unused")), TAXONOMY, {}))
+    assert records["tosdr2021-108"].labels == {
+        "data_collection": 1,
+        "ai_training": 1,
+        "content_license": 0,
+    }
+    assert records["claudette-Zoom-4"].labels == {
+        "terms_change": 0,
+        "ai_training": 1,
+        "content_license": 0,
+    }
+    assert records["claudette-Zoom-5"].labels == {
+        "terms_change": 0,
+        "ai_training": 0,
+        "content_license": 1,
+    }
+    assert records["opp115-1002_pinecrest.net-2"].labels["ai_training"] == 0
+    assert records["tosdr2022-7005"].labels == {"data_sharing": 1, "ai_training": 1}
+    # Every record of an exhaustive source now has ai_training unmasked.
+    for record in records.values():
+        if record.source in EXHAUSTIVE_AI_SOURCES:
+            assert "ai_training" in record.labels, record.id
+
+
+def test_corpus_records_hand_labels_and_negatives():
+    cfg = make_config(Path("unused"))
+    hand = load_mined_labels(MINED_LABELS, TAXONOMY)
+    records = _corpus_records(RAW, hand, cfg)
+    texts = {r.text: r for r in records}
+    labelled = texts[
+        "We may use customer content to train and improve our machine learning models."
+    ]
+    assert labelled.labels == {"ai_training": 1, "content_license": 1}
+    assert labelled.service == "Zoom Video Communications"
+    assert labelled.document == ZOOM_CORPUS_DOC
+    assert labelled.license == "agpl-3.0"
+    negative = texts["We delete courier location history after ninety days."]
+    assert negative.labels == {"ai_training": 0}
+    # A sentence that mentions AI without a hand label is neither labelled nor a negative;
+    # the one-line title is not a clause.
+    assert "Parcelly uses AI to estimate delivery windows for you." not in texts
+    assert "Meeting Service Terms" not in texts
+    assert len(records) == 1 + 7  # the labelled sentence + every other sentence of 3 documents
+
+
+def test_corpus_hand_label_hash_mismatch_names_labels_file(tmp_path):
+    raw = copy_raw(tmp_path / "raw")
+    doc = raw / "tosdr_corpus_text" / "corpus" / "text" / ZOOM_CORPUS_DOC
+    doc.write_text(
+        doc.read_text(encoding="utf-8").replace("customer", "CUSTOMER"), encoding="utf-8"
+    )
+    cfg = make_config(tmp_path / "out", raw_dir=raw)
+    hand = load_mined_labels(MINED_LABELS, TAXONOMY)
+    with pytest.raises(DataError, match="hash mismatch") as err:
+        _corpus_records(raw, hand, cfg)
+    assert str(MINED_LABELS) in str(err.value)
+
+
+# ----------------------------------------------------------------------------- service names
+
+
+@pytest.mark.parametrize(
+    ("name", "service"),
+    [
+        ("amazon.com", "amazon"),
+        ("Amazon", "amazon"),
+        ("www.amazon.com", "amazon"),
+        ("Booking", "booking.com"),
+        ("Booking.com", "booking.com"),
+        ("Electronic_Arts", "electronicarts"),
+        ("Zoom", "zoom"),
+        ("zoom.us", "zoom"),
+        ("Zoom Video Communications", "zoom"),
+        ("ZoomInfo", "zoominfo"),
+        ("Western Union", "westernunion"),
+        ("westernunion", "westernunion"),
+        ("pinecrest.net", "pinecrest"),
+    ],
+)
+def test_canonical_service(name, service):
+    assert canonical_service(name) == service
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def _lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+GOOD_TEAM = json.dumps({"id": "a-1", "service": "S", "text": "We sell data.", "labels": []})
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "message"),
+    [
+        ('{"id": "a-2", "service": "S", "text": "x", "labels": [', "malformed JSON"),
+        (
+            json.dumps({"id": "a-2", "service": "S", "text": "x", "labels": ["ai_trainig"]}),
+            "unknown label 'ai_trainig'",
+        ),
+        (json.dumps({"id": "a-2", "service": "S", "text": "   ", "labels": []}), "empty text"),
+        (json.dumps({"id": "a-1", "service": "S", "text": "Again.", "labels": []}), "duplicate id"),
+        (json.dumps({"id": "a-2", "service": "S", "text": "No labels key."}), "missing key"),
+    ],
+)
+def test_team_clause_errors_name_file_and_line(tmp_path, bad_line, message):
+    path = _lines(tmp_path / "team.jsonl", [GOOD_TEAM, "", bad_line])
+    with pytest.raises(DataError, match=message) as err:
+        list(sources.load_team_clauses(path, TAXONOMY))
+    _where(err, path, 3)
+
+
+def test_team_clauses_non_utf8_names_file_and_line(tmp_path):
+    path = tmp_path / "team.jsonl"
+    path.write_bytes(GOOD_TEAM.encode() + b'\n{"id": "a-2", "text": "caf\xe9"}\n')
+    with pytest.raises(DataError) as err:
+        list(sources.load_team_clauses(path, TAXONOMY))
+    _where(err, path, 2)
+
+
+def test_duplicate_team_id_across_files_names_the_file(tmp_path):
+    first = _lines(tmp_path / "team_a.jsonl", [GOOD_TEAM])
+    second = _lines(tmp_path / "team_b.jsonl", [GOOD_TEAM])
+    cfg = make_config(tmp_path / "out", team_clause_paths=(first, second))
+    with pytest.raises(DataError) as err:
+        collect_records(cfg, TAXONOMY, {})
+    assert "duplicate" in str(err.value)
+    assert str(second) in str(err.value)
+
+
+GOOD_MINED = json.dumps(
+    {
+        "source": "opp115",
+        "document": "d",
+        "locator": "opp115-d-1",
+        "sha1": "0" * 40,
+        "labels": [],
+        "checked": ["ai_training"],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "message"),
+    [
+        ('{"source": "opp115", "document": "d"', "malformed JSON"),
+        (
+            GOOD_MINED.replace('"checked": ["ai_training"]', '"checked": ["ai"]'),
+            "unknown label 'ai'",
+        ),
+        (
+            GOOD_MINED.replace('"locator": "opp115-d-1"', '"locator": "opp115-d-2"').replace(
+                '"labels": []', '"labels": ["data_sharing"]'
+            ),
+            "also be listed",
+        ),
+        (GOOD_MINED, "duplicate reference"),
+        ('{"source": "opp115", "document": "d", "labels": [], "checked": []}', "missing key"),
+    ],
+)
+def test_mined_label_errors_name_file_and_line(tmp_path, bad_line, message):
+    path = _lines(tmp_path / "mined.jsonl", [GOOD_MINED, bad_line])
+    with pytest.raises(DataError, match=message) as err:
+        load_mined_labels(path, TAXONOMY)
+    _where(err, path, 2)
+
+
+def test_malformed_point_json_names_file_and_line(tmp_path):
+    raw = copy_raw(tmp_path / "raw")
+    point = raw / "tosdr_org_2021/src/points/106.json"
+    point.write_text('{\n  "id": "106",\n  "quoteText": "Unfinished\n}\n', encoding="utf-8")
+    with pytest.raises(DataError, match="malformed JSON") as err:
+        list(sources.load_tosdr_2021(raw, TAXONOMY, None, {}))
+    _where(err, point, 3)
+
+
+def test_unknown_label_in_case_map_names_file_and_line(tmp_path):
+    path = tmp_path / "case_map.csv"
+    text = CASE_MAP.read_text(encoding="utf-8").replace(
+        "Your data is kept forever,,bad,data_retention", "Your data is kept forever,,bad,retention"
+    )
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError, match="unknown label 'retention' in positive_labels") as err:
+        sources.load_case_map(path, TAXONOMY)
+    _where(err, path, 5)
+
+
+def test_malformed_clean_point_row_names_file_and_line(tmp_path):
+    raw = copy_raw(tmp_path / "raw")
+    path = raw / "tosdr_phoenix_2022_dao/data/clean_data/clean_point.csv"
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("7009,https://edit.tosdr.org/points/7009,APPROVED\n")
+    n_lines = len(path.read_text(encoding="utf-8-sig").splitlines())
+    with pytest.raises(DataError, match="missing TEXT or STATUS") as err:
+        list(sources.load_tosdr_2022(raw, TAXONOMY, None, {}))
+    _where(err, path, n_lines)
+
+
+def test_malformed_opp115_annotation_row_names_file_and_line(tmp_path):
+    raw = copy_raw(tmp_path / "raw")
+    path = (
+        raw
+        / "opp115/OPP-115/consolidation/threshold-0.75-overlap-similarity/1002_pinecrest.net.csv"
+    )
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("C1,batch,1,4001,not-a-segment,Other\n")
+    with pytest.raises(DataError) as err:
+        list(sources.load_opp115(raw, TAXONOMY, {}))
+    _where(err, path, 4)
+
+
+def test_missing_raw_dir_is_a_clear_error(tmp_path):
+    cfg = make_config(tmp_path / "out", raw_dir=tmp_path / "nowhere")
+    with pytest.raises(DataError, match="RAW_DIR"):
+        collect_records(cfg, TAXONOMY, {})
+
+
+# ----------------------------------------------------------------------------- real data
+
+
+def test_real_claudette_counts(raw_dir):
+    """50 documents, every sentence annotated; 224 sentences carry ch2 or ch3 (checked by hand
+    against the tag files)."""
+    assert len(sources.claudette_documents(raw_dir)) == 50
+    records = list(sources.load_claudette(raw_dir, TAXONOMY, {}))
+    assert len({r.document for r in records}) == 50
+    assert sum(r.labels["terms_change"] for r in records) == 224
+    assert all(set(r.labels) == {"terms_change"} for r in records)
+    assert "Zoom" in {r.service for r in records}

@@ -1,0 +1,331 @@
+"""Export on the tiny model: Hub folder, ONNX fp32/int8 parity, model card, push."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from train.export import ExportError, export_model, load_parity_texts
+from train.inference import ClausePredictor
+from train.metrics import apply_thresholds, bootstrap_f1_ci, multilabel_metrics
+from train.model_card import PLACEHOLDER_REPO_ID, build_model_card, python_snippets
+from train.modelio import load_meta
+
+REPO = Path(__file__).resolve().parent.parent
+REPO_ID = "someone/clausewatch-tiny"
+VARIED = [
+    "we",
+    "we may use your data content prompts to train improve our models " * 6,
+    "you can opt out",
+    "we share your information with advertisers and partners and we sell it to data brokers",
+    "",
+    "keep retain delete after days years account closure change these terms at any time",
+    "this privacy policy is for the service",
+]
+KEYWORDS = {
+    "ai_training": "train",
+    "content_license": "licence",
+    "data_collection": "collect",
+    "data_sharing": "share",
+    "data_retention": "retain",
+    "terms_change": "change",
+    "user_control": "opt out",
+}
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _scores(pred, gold, mask, names, probs=None) -> dict:
+    result = multilabel_metrics(pred, gold, mask, names, probs)
+    for j, name in enumerate(names):
+        result[name]["f1_ci95"] = list(
+            bootstrap_f1_ci(pred[:, j], gold[:, j], mask[:, j], n_resamples=50)
+        )
+    return result
+
+
+def write_metrics(run_dir: Path, test_file: Path) -> dict:
+    """eval/metrics.json in `make eval`'s shape, from numbers computed on the tiny test split:
+    the model through ClausePredictor, an all-positive system and a keyword rule as baselines."""
+    rows = _rows(test_file)
+    texts = [r["text"] for r in rows]
+    gold, mask = (np.array([r[k] for r in rows]) for k in ("labels", "label_mask"))
+    predictor = ClausePredictor(run_dir / "model", backend="torch")
+    names = predictor.labels
+    probs = predictor.predict_proba(texts)
+    pred = predictor.flag(probs)
+    keyword = np.array([[int(KEYWORDS[n] in t) for n in names] for t in texts])
+    by_source = {}
+    for source in sorted({r["source"] for r in rows}):
+        idx = [i for i, r in enumerate(rows) if r["source"] == source]
+        by_source[source] = {"model": multilabel_metrics(pred[idx], gold[idx], mask[idx], names)}
+    metrics = {
+        "test": {
+            "model": _scores(pred, gold, mask, names, probs),
+            "tfidf_logreg": _scores(np.ones_like(gold), gold, mask, names),
+            "keyword": _scores(keyword, gold, mask, names),
+        },
+        "by_source": by_source,
+        "by_origin": {},
+    }
+    (run_dir / "eval").mkdir(exist_ok=True)
+    (run_dir / "eval" / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_trained_model, tiny_clauses, tmp_path_factory):
+    """A private copy of the tiny run (model, config, summary) with a metrics file, exported once."""
+    run = tmp_path_factory.mktemp("export-run") / "tiny"
+    shutil.copytree(tiny_trained_model, run / "model")
+    for name in ("config.yaml", "train_summary.json"):
+        shutil.copy(tiny_trained_model.parent / name, run / name)
+    metrics = write_metrics(run, tiny_clauses["test"])
+    result = export_model(run / "model", repo_id=REPO_ID)
+    return {"run": run, "export": Path(result["export_dir"]), "result": result, "metrics": metrics}
+
+
+def test_export_writes_every_file(exported):
+    export = exported["export"]
+    assert export == exported["run"] / "export"
+    for name in [
+        "hf/model.safetensors",
+        "hf/config.json",
+        "hf/tokenizer.json",
+        "hf/clausewatch.json",
+        "hf/README.md",
+        "onnx/model.onnx",
+        "onnx/model-int8.onnx",
+        "onnx/tokenizer.json",
+        "onnx/clausewatch.json",
+        "onnx/labels.txt",
+        "parity.json",
+    ]:
+        assert (export / name).is_file(), name
+    assert not list((export / "hf").glob("*.bin")), "nothing pickled goes to the Hub"
+    assert not [p for p in exported["run"].iterdir() if p.name.startswith(".")], "temp left over"
+
+    meta = load_meta(export / "hf")
+    config = json.loads((export / "hf" / "config.json").read_text())
+    assert config["problem_type"] == "multi_label_classification"
+    assert config["id2label"] == {str(i): n for i, n in enumerate(meta.labels)}
+    assert config["label2id"] == {n: i for i, n in enumerate(meta.labels)}
+    assert (export / "onnx" / "labels.txt").read_text().split() == meta.labels
+    assert load_meta(export / "onnx").thresholds == meta.thresholds
+
+    parity = json.loads((export / "parity.json").read_text())
+    assert parity["n_clauses"] == 32  # the tiny run's validation split, found via its config.yaml
+    assert parity["fp32"]["max_abs_diff"] <= 1e-4
+    assert parity["fp32"]["label_agreement"] == 1.0
+    assert set(parity["int8"]) >= {"max_abs_diff", "mean_abs_diff", "label_agreement"}
+
+
+def test_onnx_fp32_matches_torch_with_dynamic_axes(exported):
+    import onnx
+
+    export = exported["export"]
+    graph = onnx.load(str(export / "onnx" / "model.onnx")).graph
+    assert [i.name for i in graph.input] == ["input_ids", "attention_mask", "token_type_ids"]
+    for tensor in graph.input:
+        assert [d.dim_param for d in tensor.type.tensor_type.shape.dim] == ["batch", "sequence"]
+    assert graph.node[-1].op_type == "Sigmoid"
+
+    torch_probs = ClausePredictor(export, backend="torch").predict_proba(VARIED, batch_size=5)
+    onnx_predictor = ClausePredictor(export, backend="onnx")
+    assert onnx_predictor.backend_name == "onnx"
+    for batch_size in (1, 5):  # batches of 1 and of 5 with different padded lengths
+        probs = onnx_predictor.predict_proba(VARIED, batch_size=batch_size)
+        assert probs.shape == (len(VARIED), 7)
+        assert np.abs(probs - torch_probs).max() <= 1e-4
+    assert np.all((torch_probs > 0) & (torch_probs < 1))
+
+
+def test_int8_runs_and_mostly_agrees(exported):
+    import onnx
+
+    export = exported["export"]
+    ops = {n.op_type for n in onnx.load(str(export / "onnx" / "model-int8.onnx")).graph.node}
+    assert {"MatMulInteger", "DynamicQuantizeLinear"} <= ops
+    predictor = ClausePredictor(export, backend="onnx-int8")
+    clauses = VARIED * 3
+    int8 = predictor.predict_proba(clauses, batch_size=4)
+    reference = ClausePredictor(export, backend="torch").predict_proba(clauses)
+    assert int8.shape == reference.shape
+    assert np.abs(int8 - reference).max() < 0.05
+    agreement = (predictor.flag(int8) == apply_thresholds(reference, predictor.thresholds)).mean()
+    assert agreement >= 0.9
+
+
+def test_card_parses_back_with_model_index_from_metrics(exported):
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(exported["export"] / "hf" / "README.md")
+    data = card.data
+    assert data.pipeline_tag == "text-classification"
+    assert data.library_name == "transformers"
+    assert data.language == "en"
+    assert data.base_model is None  # the tiny base model is a local folder, not a Hub id
+    assert data.license == "other"  # user clause files: licences not recorded
+    assert data.model_name == "clausewatch-tiny"
+
+    model = exported["metrics"]["test"]["model"]
+    expected = {("f1", "macro"): model["macro_f1"], ("f1", "micro"): model["micro_f1"]}
+    for label in load_meta(exported["export"] / "hf").labels:
+        for kind in ("precision", "recall", "f1"):
+            expected[(kind, label)] = model[label][kind]
+    found = {(r.metric_type, r.metric_config): r.metric_value for r in data.eval_results}
+    assert found == {key: round(value, 4) for key, value in expected.items()}
+    assert {r.dataset_split for r in data.eval_results} == {"test"}
+
+    text = card.text
+    for heading in ("## Labels", "## How to use", "## Training data", "## Evaluation"):
+        assert heading in text
+    for heading in ("## Limitations", "## Hardware and time"):
+        assert heading in text
+    assert "TF-IDF + logistic regression" in text and "keyword rules" in text
+    assert f"| {model['macro_f1']:.3f} |" in text
+    assert "By source (test)" in text
+    assert "Not legal advice" in text and "English only" in text
+
+
+def test_card_snippets_run_against_the_export(exported, capsys):
+    export = exported["export"]
+    snippets = python_snippets((export / "hf" / "README.md").read_text())
+    assert len(snippets) == 2 and all(REPO_ID in s for s in snippets)
+
+    namespace: dict = {}
+    exec(snippets[0].replace(REPO_ID, str(export / "hf")), namespace)
+    expected = ClausePredictor(export, backend="torch").predict_proba(namespace["clauses"])
+    assert np.abs(namespace["probs"] - expected).max() <= 1e-5
+
+    namespace = {}
+    exec(snippets[1].replace(REPO_ID, str(export)), namespace)
+    reference = ClausePredictor(export, backend="torch").predict_proba(namespace["clauses"])
+    assert namespace["probs"].shape == reference.shape
+    assert np.abs(namespace["probs"] - reference).max() < 0.05  # int8
+    out = capsys.readouterr().out
+    assert all(clause in out for clause in namespace["clauses"])  # one printed line per clause
+
+
+def test_card_without_eval_or_with_opp115(tiny_trained_model, tmp_path):
+    from huggingface_hub import ModelCard
+
+    meta = load_meta(tiny_trained_model)
+    run = tmp_path / "run"
+    (run / "data").mkdir(parents=True)
+    (run / "config.yaml").write_text(f"data:\n  dataset_dir: {run / 'data'}\n  train_file: ''\n")
+    stats = {
+        "content_hash": "ab" * 32,
+        "licenses": ["cc-by-4.0", "opp115-noncommercial"],
+        "splits": {
+            s: {"clauses": 10, "services": 2, "sources": {"opp115": 4, "team": 6}}
+            for s in ("train", "validation", "test")
+        },
+    }
+    (run / "data" / "stats.json").write_text(json.dumps(stats))
+    card = ModelCard(str(build_model_card(run, meta)))
+    assert card.data.eval_results is None and "model-index:" not in str(card)
+    assert "Evaluation was not run" in card.text
+    assert card.data.license == "other"
+    assert card.data.license_name == "opp115-research-non-commercial"
+    assert "Non-commercial use only" in card.text
+    assert "EXCLUDE_LICENSES=opp115-noncommercial" in card.text
+    assert "| `opp115` | opp115-noncommercial | 4 | 4 | 4 |" in card.text
+    assert PLACEHOLDER_REPO_ID in card.text
+
+    stats["licenses"] = ["cc-by-4.0"]
+    (run / "data" / "stats.json").write_text(json.dumps(stats))
+    assert ModelCard(str(build_model_card(run, meta))).data.license == "apache-2.0"
+
+
+def test_push_dry_run_lists_the_files(exported, capsys):
+    from train.hub import main
+
+    listed = main(["--export", str(exported["export"]), "--repo-id", REPO_ID, "--dry-run"])
+    export = exported["export"]
+    expected = sorted(p.relative_to(export / "hf").as_posix() for p in (export / "hf").iterdir())
+    expected += sorted(f"onnx/{p.name}" for p in (export / "onnx").iterdir())
+    assert listed == expected
+    out = capsys.readouterr().out
+    assert f"would upload {len(expected)} files to {REPO_ID}" in out
+    assert "onnx/model-int8.onnx" in out and "model.safetensors" in out and "KB" in out
+    assert "parity.json" not in listed
+
+
+def _push(export: Path, env_extra: dict, tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")}
+    env.update(HF_HOME=str(tmp_path / "hf-home"), **env_extra)
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "push.py"), "--export", str(export)]
+        + ["--repo-id", REPO_ID],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=60,
+    )
+
+
+def test_push_offline_or_without_token_fails_cleanly(exported, tmp_path):
+    offline = _push(exported["export"], {"HF_HUB_OFFLINE": "1", "HF_TOKEN": "hf_fake"}, tmp_path)
+    assert offline.returncode == 1
+    assert "Traceback" not in offline.stderr
+    assert offline.stderr.strip() == (
+        "error: Cannot reach the Hugging Face Hub: offline mode is on (HF_HUB_OFFLINE=1); "
+        "unset it to push."
+    )
+    no_token = _push(exported["export"], {"HF_HUB_OFFLINE": "1"}, tmp_path)
+    assert no_token.returncode == 1
+    assert no_token.stderr.strip() == (
+        "error: No Hugging Face token found: run `hf auth login` or set HF_TOKEN."
+    )
+
+
+def test_parity_failure_raises_and_keeps_the_previous_export(exported, monkeypatch, tmp_path):
+    import train.export as export_module
+    from train.onnx_backend import OnnxBackend
+
+    good_graph = exported["export"] / "onnx" / "model.onnx"
+
+    def reuse_graph(model, tokenizer, path, max_length, opset):  # skip a second real export
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(good_graph, path)
+        return ["input_ids", "attention_mask", "token_type_ids"]
+
+    real = OnnxBackend.predict_proba
+    monkeypatch.setattr(export_module, "export_onnx", reuse_graph)
+    monkeypatch.setattr(
+        OnnxBackend, "predict_proba", lambda self, *a, **k: real(self, *a, **k) + 1e-3
+    )
+    target = tmp_path / "export"
+    target.mkdir()
+    (target / "marker").write_text("previous export")
+    with pytest.raises(ExportError, match="differs from PyTorch by 0.001"):
+        export_model(exported["run"] / "model", output_dir=target, skip_int8=True)
+    assert [p.name for p in target.iterdir()] == ["marker"]
+    parity = json.loads((tmp_path / "export.failed" / "parity.json").read_text())
+    assert parity["fp32"]["max_abs_diff"] == pytest.approx(1e-3, abs=1e-5)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_parity_texts_from_csv_capped_and_bad_file(tmp_path):
+    from train.errors import DataError
+
+    csv_file = tmp_path / "clauses.csv"
+    csv_file.write_text("text,ai_training\n" + "".join(f"clause {i},1\n" for i in range(10)))
+    texts, source = load_parity_texts(tmp_path, csv_file, limit=4)
+    assert texts == ["clause 0", "clause 3", "clause 6", "clause 9"]
+    assert source == str(csv_file)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "fine"}\n{"text": \n')
+    with pytest.raises(DataError, match=r"bad.jsonl:2: malformed JSON"):
+        load_parity_texts(tmp_path, bad, limit=0)

@@ -1,0 +1,1353 @@
+"""Batch inference over a corpus of documents: resumable, streamed, atomic, and splittable across
+processes with accelerate.
+
+Inputs are files, folders (recursive) or globs of `.txt`, `.md`, `.html` documents, which are
+segmented into clauses with offsets into the prepared text (`train.segment`), and `.jsonl` / `.csv`
+files of clauses (`id`, `text`), whose records are scored as they are.
+
+The work is streamed in chunks: read and segment a few documents, score their clauses together
+(`ClausePredictor` sorts them by length and pads each batch dynamically), then commit the chunk as
+two files under `OUT/parts/`: the clause records, then a `.done.json` marker listing the finished
+documents. A part without its marker does not count, so a kill loses at most the chunk in flight,
+and a rerun skips every committed document. Only when every document is done are the parts merged
+into `clauses.jsonl`, `documents.csv`, `skipped.csv` and `report.html` (each written to a temporary
+file and renamed into place).
+
+Nothing about one bad document stops the run: binary, empty, unreadable or oversized files and bad
+clause records are listed in `skipped.csv`; non-UTF-8 text is decoded with a fallback and a warning;
+mostly non-English documents are scored and flagged in `documents.csv`. Only a bad model or output
+path ends the run (`RunError`, exit status 2 from the command line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import glob
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+import unicodedata
+import uuid
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+logger = logging.getLogger("clausewatch.batch")
+
+# Suffix -> format. Documents are segmented; clause files are scored record by record.
+DOCUMENT_FORMATS = {
+    ".txt": "txt",
+    ".text": "txt",
+    ".md": "md",
+    ".markdown": "md",
+    ".html": "html",
+    ".htm": "html",
+}
+CLAUSE_FORMATS = {".jsonl": "jsonl", ".csv": "csv"}
+SUPPORTED_SUFFIXES = {**DOCUMENT_FORMATS, **CLAUSE_FORMATS}
+
+CHARS_PER_TOKEN = 4  # English legal text averages ~4 characters per word-piece token
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024  # a "policy" this large is a data dump, not a document
+CLAUSE_BLOCK = 1024  # records of a clause file committed together (the resume unit for big files)
+MOSTLY_NON_ENGLISH = (
+    0.5  # share of sampled clauses detected as English below which a doc is flagged
+)
+LANGUAGE_SAMPLE = 25  # clauses per document (or clause-file block) sent to language detection
+CONTEXT_CHARS = 160  # text shown around a flagged clause in report.html
+RUN_FORMAT = 1
+
+CLAUSES_FILE = "clauses.jsonl"
+DOCUMENTS_FILE = "documents.csv"
+SKIPPED_FILE = "skipped.csv"
+REPORT_FILE = "report.html"
+RUN_FILE = "run.json"
+PARTS_DIR = "parts"
+
+_BINARY_MAGIC = {
+    b"%PDF-": "PDF document",
+    b"PK\x03\x04": "ZIP archive or Office document",
+    b"\x89PNG": "PNG image",
+    b"GIF8": "GIF image",
+    b"\xff\xd8\xff": "JPEG image",
+    b"\x1f\x8b": "gzip archive",
+    b"\x7fELF": "executable",
+    b"SQLite format 3": "SQLite database",
+}
+_BOMS = [
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+]
+
+
+class RunError(Exception):
+    """A problem that stops the whole run: bad model, bad output path, or an output folder that
+    belongs to another model. The command line prints it on one line and exits with status 2."""
+
+
+class SkipDocument(Exception):
+    """A document that cannot be scored; the message is the reason listed in `skipped.csv`."""
+
+
+def max_chars_for(max_length: int) -> int:
+    """Longest clause (in characters) the segmenter should produce for a model that reads
+    `max_length` tokens, so long sentences are split rather than silently truncated."""
+    return max(64, CHARS_PER_TOKEN * int(max_length))
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InputDocument:
+    """One input file: a document to segment or a file of clauses."""
+
+    path: Path  # resolved, absolute
+    doc_id: str  # what the outputs call it: the path relative to the working folder when inside it
+    fmt: str
+
+    @property
+    def key(self) -> str:
+        """Resume key: stable however the file was named on the command line."""
+        return str(self.path)
+
+    @property
+    def is_clause_file(self) -> bool:
+        return self.fmt in CLAUSE_FORMATS.values()
+
+
+def _doc_id(path: Path) -> str:
+    try:
+        return path.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield Path(root) / name
+
+
+def expand_inputs(
+    inputs: Iterable[str | Path], exclude: Path | None = None
+) -> tuple[list[InputDocument], list[dict]]:
+    """Files, folders (recursively) and globs -> a sorted, de-duplicated list of documents, and
+    the inputs that gave nothing (`{"path", "line", "reason"}` rows for `skipped.csv`). Anything
+    under `exclude` (the output folder) is left out so outputs are never read back as inputs."""
+    exclude = exclude.resolve() if exclude else None
+    found: dict[Path, InputDocument] = {}
+    skipped: list[dict] = []
+
+    def add(path: Path, explicit: bool) -> None:
+        resolved = path.resolve()
+        if exclude is not None and (resolved == exclude or exclude in resolved.parents):
+            return
+        fmt = SUPPORTED_SUFFIXES.get(resolved.suffix.lower())
+        if fmt is None:
+            if explicit or resolved.suffix:
+                skipped.append(
+                    _skip_row(
+                        _doc_id(resolved), f"unsupported file type {resolved.suffix or '(none)'!r}"
+                    )
+                )
+            return
+        found.setdefault(resolved, InputDocument(resolved, _doc_id(resolved), fmt))
+
+    for item in inputs:
+        text = str(item)
+        path = Path(text)
+        if path.is_dir():
+            for child in _walk(path):
+                add(child, explicit=False)
+        elif path.exists():
+            add(path, explicit=True)
+        elif glob.has_magic(text):
+            matches = sorted(glob.glob(text, recursive=True))
+            if not matches:
+                skipped.append(_skip_row(text, "glob matched nothing"))
+            for match in matches:
+                m = Path(match)
+                if m.is_dir():
+                    for child in _walk(m):
+                        add(child, explicit=False)
+                else:
+                    add(m, explicit=False)
+        else:
+            skipped.append(_skip_row(text, "no such file or folder"))
+    docs = sorted(found.values(), key=lambda d: d.doc_id)
+    return docs, skipped
+
+
+def _skip_row(path: str, reason: str, line: int | str = "") -> dict:
+    return {"path": path, "line": line, "reason": reason}
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading: binary and empty files, encodings
+# ---------------------------------------------------------------------------------------------
+
+
+def _binary_reason(sample: bytes) -> str | None:
+    for magic, kind in _BINARY_MAGIC.items():
+        if sample.startswith(magic):
+            return f"binary file ({kind})"
+    if any(sample.startswith(bom) for bom, _ in _BOMS):
+        return None  # UTF-16/32 text legitimately contains NUL bytes
+    if b"\x00" in sample[:8192]:
+        return "binary file (contains NUL bytes)"
+    return None
+
+
+def _guess_encoding(data: bytes, complete: bool = True) -> tuple[str, str | None]:
+    """(encoding, warning): UTF-8 (with or without BOM) when it decodes, else a fallback."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return encoding, None
+    try:
+        data.decode("utf-8")
+        return "utf-8", None
+    except UnicodeDecodeError as err:
+        if not complete and err.start >= len(data) - 3:
+            return "utf-8", None  # a sample cut in the middle of a character
+    # Mostly ASCII with a few high bytes is a Western code page: cp1252 (a superset of latin-1's
+    # printable range) beats statistical detectors, which misread short Latin text (e.g. as
+    # mac_latin2). Text that is largely non-ASCII (Cyrillic, CJK) goes to charset_normalizer.
+    ascii_share = sum(b < 0x80 for b in data) / max(1, len(data))
+    encoding = None
+    if ascii_share < 0.9:
+        try:
+            from charset_normalizer import from_bytes
+
+            best = from_bytes(data).best()
+            encoding = best.encoding if best is not None else None
+        except ImportError:  # pragma: no cover - charset_normalizer ships with requests
+            encoding = None
+    if encoding is None:
+        try:
+            data.decode("cp1252")
+            encoding = "cp1252"
+        except UnicodeDecodeError:
+            encoding = "latin-1"
+    return encoding, f"not valid UTF-8; decoded as {encoding}"
+
+
+def _control_share(text: str) -> float:
+    sample = text[:20000]
+    if not sample:
+        return 0.0
+    bad = sum(
+        1
+        for ch in sample
+        if (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f\v") or ch == "\ufffd"
+    )
+    return bad / len(sample)
+
+
+@dataclass
+class DocumentText:
+    """A decoded document."""
+
+    text: str
+    encoding: str
+    warning: str | None = None
+
+
+def read_document(path: str | Path, max_bytes: int = MAX_DOCUMENT_BYTES) -> DocumentText:
+    """Read and decode a text document; raises `SkipDocument` (with the reason) for files that are
+    empty, binary, unreadable or too large. Non-UTF-8 text is decoded with a fallback encoding
+    and a warning."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise SkipDocument(f"too large ({size / 1e6:.1f} MB; limit {max_bytes / 1e6:.0f} MB)")
+        data = path.read_bytes()
+    except OSError as err:
+        raise SkipDocument(f"unreadable: {err.strerror or err}") from None
+    if not data.strip():
+        raise SkipDocument("empty file" if not data else "empty file (whitespace only)")
+    reason = _binary_reason(data[:8192])
+    if reason:
+        raise SkipDocument(reason)
+    encoding, warning = _guess_encoding(data)
+    text = data.decode(encoding, errors="replace")
+    if not text.strip():
+        raise SkipDocument("empty file (whitespace only)")
+    if _control_share(text) > 0.1:
+        raise SkipDocument("binary file (mostly control characters)")
+    return DocumentText(text, encoding, warning)
+
+
+# ---------------------------------------------------------------------------------------------
+# Language
+# ---------------------------------------------------------------------------------------------
+
+
+def language_counts(texts: Sequence[str], sample: int = LANGUAGE_SAMPLE) -> dict[str, int]:
+    """Detected language (py3langid) of up to `sample` evenly spaced texts, counted."""
+    if not texts:
+        return {}
+    import py3langid
+
+    step = max(1, len(texts) / sample)
+    picked = [texts[int(i * step)] for i in range(min(sample, len(texts)))]
+    return dict(Counter(py3langid.classify(t[:2000])[0] for t in picked))
+
+
+def summarise_language(counts: dict[str, int]) -> tuple[str, float | None, bool]:
+    """(main language, share of English samples, mostly non-English?)."""
+    total = sum(counts.values())
+    if not total:
+        return "", None, False
+    language = max(sorted(counts), key=counts.get)
+    share = counts.get("en", 0) / total
+    return language, share, share < MOSTLY_NON_ENGLISH
+
+
+# ---------------------------------------------------------------------------------------------
+# Units of work
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Unit:
+    """A committed piece of work: a whole document, or one block of a clause file."""
+
+    doc: InputDocument
+    block: int
+    stamp: str
+    last: bool = True
+    clauses: list[tuple[str | None, int, int, str]] = field(
+        default_factory=list
+    )  # id, start, end, text
+    text: str | None = None  # prepared document text (for report context); None for clause files
+    encoding: str = ""
+    warnings: list[str] = field(default_factory=list)
+    note: str = ""
+    skipped: list[dict] = field(default_factory=list)  # bad records of a clause file
+    skip_reason: str | None = None  # the whole document was skipped
+
+
+def _stamp(path: Path) -> str:
+    """Size and modification time: a changed file is scored again on resume."""
+    try:
+        st = path.stat()
+    except OSError:
+        return "missing"
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def _text_unit(
+    doc: InputDocument, stamp: str, min_words: int, max_chars: int, max_bytes: int
+) -> _Unit:
+    from train.segment import segment_document
+
+    unit = _Unit(doc, 0, stamp)
+    try:
+        decoded = read_document(doc.path, max_bytes=max_bytes)
+    except SkipDocument as err:
+        unit.skip_reason = str(err)
+        return unit
+    unit.encoding = decoded.encoding
+    if decoded.warning:
+        unit.warnings.append(decoded.warning)
+        logger.warning("%s: %s", doc.doc_id, decoded.warning)
+    prepared, clauses = segment_document(
+        decoded.text, doc.fmt, min_words=min_words, max_chars=max_chars
+    )
+    unit.text = prepared
+    unit.clauses = [(None, c.start, c.end, c.text) for c in clauses]
+    if not clauses:
+        unit.note = "no clauses found (only headings or short fragments)"
+    return unit
+
+
+def _iter_jsonl_records(fh) -> Iterator[tuple[int, str | None, str | None, str | None]]:
+    """(line, id, text, error) for each non-blank line."""
+    for line_no, line in enumerate(fh, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as err:
+            yield line_no, None, None, f"malformed JSON: {err.msg}"
+            continue
+        if not isinstance(item, dict):
+            yield line_no, None, None, "expected a JSON object with `id` and `text`"
+            continue
+        text = item.get("text")
+        if not isinstance(text, str) or not text.strip():
+            yield line_no, None, None, "missing or empty `text`"
+            continue
+        rid = item.get("id")
+        yield line_no, (None if rid is None else str(rid)), text, None
+
+
+def _iter_csv_records(fh) -> Iterator[tuple[int, str | None, str | None, str | None]]:
+    reader = csv.DictReader(fh)
+    columns = reader.fieldnames or []
+    if "text" not in columns:
+        raise SkipDocument(f"no `text` column (columns: {', '.join(columns) or 'none'})")
+    line_no = 2
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            yield reader.line_num, None, None, f"malformed CSV, rest of file not read: {err}"
+            return
+        text = row.get("text")
+        if not isinstance(text, str) or not text.strip():
+            yield line_no, None, None, "missing or empty `text`"
+        else:
+            rid = (row.get("id") or "").strip()
+            yield line_no, rid or None, text, None
+        line_no = reader.line_num + 1
+
+
+def _clause_file_units(
+    doc: InputDocument, stamp: str, done_blocks: set[int], block_size: int, max_bytes: int
+) -> Iterator[_Unit]:
+    """Blocks of `block_size` records of a `.jsonl` / `.csv` clause file, streamed; blocks in
+    `done_blocks` are read (for duplicate-id checks) but not yielded."""
+    head = _Unit(doc, 0, stamp)
+    try:
+        size = doc.path.stat().st_size
+        with doc.path.open("rb") as fh:
+            sample = fh.read(65536)
+    except OSError as err:
+        head.skip_reason = f"unreadable: {err.strerror or err}"
+        yield head
+        return
+    if not sample.strip():
+        head.skip_reason = "empty file" if not sample else "empty file (whitespace only)"
+    elif size > max_bytes * 20:  # clause files stream, so they may be much larger than documents
+        head.skip_reason = f"too large ({size / 1e6:.1f} MB)"
+    else:
+        head.skip_reason = _binary_reason(sample)
+    if head.skip_reason:
+        yield head
+        return
+    encoding, warning = _guess_encoding(sample, complete=len(sample) >= size)
+    if warning:
+        logger.warning("%s: %s", doc.doc_id, warning)
+
+    def new_unit(block: int) -> _Unit:
+        unit = _Unit(doc, block, stamp, last=False, encoding=encoding)
+        if warning and block == 0:
+            unit.warnings.append(warning)
+        return unit
+
+    seen: dict[str, int] = {}
+    unit = new_unit(0)
+    index = 0
+    try:
+        with doc.path.open(encoding=encoding, errors="replace", newline="") as fh:
+            records = _iter_jsonl_records(fh) if doc.fmt == "jsonl" else _iter_csv_records(fh)
+            for line_no, rid, text, error in records:
+                block = index // block_size
+                index += 1
+                if block != unit.block:
+                    if unit.block not in done_blocks:
+                        yield unit
+                    unit = new_unit(block)
+                if error is None:
+                    rid = rid if rid is not None else str(line_no)
+                    if rid in seen:
+                        error = f"duplicate id {rid!r} (first on line {seen[rid]})"
+                    else:
+                        seen[rid] = line_no
+                if error is not None:
+                    unit.skipped.append(_skip_row(doc.doc_id, error, line_no))
+                else:
+                    unit.clauses.append((rid, 0, len(text), text))
+    except SkipDocument as err:
+        head.skip_reason = str(err)
+        yield head
+        return
+    except OSError as err:
+        unit.skipped.append(_skip_row(doc.doc_id, f"read error, rest of file not read: {err}"))
+    unit.last = True
+    if index == 0:
+        unit.note = "no records"
+    if unit.block not in done_blocks:
+        yield unit
+
+
+# ---------------------------------------------------------------------------------------------
+# Parts: the committed, resumable results
+# ---------------------------------------------------------------------------------------------
+
+
+def _write_atomic(path: Path, write) -> None:
+    """Write through `write(fh)` into a temporary file beside `path`, then rename it into place,
+    so a kill leaves either the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8", newline="") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _unit_summary(unit: _Unit, flags: list[list[int]], lang: dict[str, int]) -> dict:
+    counts = [int(sum(col)) for col in zip(*flags, strict=True)] if flags else []
+    return {
+        "key": unit.doc.key,
+        "block": unit.block,
+        "last": unit.last,
+        "stamp": unit.stamp,
+        "fmt": unit.doc.fmt,
+        "clauses": len(unit.clauses),
+        "flagged": sum(1 for row in flags if any(row)),
+        "counts": counts,
+        "lang": lang,
+        "encoding": unit.encoding,
+        "warnings": unit.warnings,
+        "note": unit.note,
+        "skipped": unit.skipped,
+        "skip_reason": unit.skip_reason,
+    }
+
+
+def _commit_part(parts_dir: Path, name: str, records: list[dict], units: list[dict]) -> None:
+    """Clause records first, then the marker that makes them count."""
+    _write_atomic(
+        parts_dir / f"{name}.jsonl",
+        lambda fh: fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
+    )
+    _write_atomic(parts_dir / f"{name}.done.json", lambda fh: json.dump({"units": units}, fh))
+
+
+Done = dict[str, dict[int, tuple[str, dict]]]  # doc key -> block -> (part name, unit summary)
+
+
+def _load_done(parts_dir: Path) -> Done:
+    """Every committed unit, by document and block; when a unit was committed twice, the newest
+    part (names start with a timestamp) wins."""
+    done: Done = {}
+    for marker in sorted(parts_dir.glob("*.done.json")):
+        name = marker.name[: -len(".done.json")]
+        try:
+            units = json.loads(marker.read_text(encoding="utf-8"))["units"]
+        except (OSError, ValueError, KeyError):
+            logger.warning("%s: unreadable part marker, its documents will be scored again", marker)
+            continue
+        for u in units:
+            done.setdefault(u["key"], {})[u["block"]] = (name, u)
+    return done
+
+
+def _done_blocks(done: Done, key: str, stamp: str) -> dict[int, tuple[str, dict]]:
+    """The committed blocks of one document that match its current contents."""
+    return {b: e for b, e in done.get(key, {}).items() if e[1]["stamp"] == stamp}
+
+
+def _is_complete(doc: InputDocument, blocks: dict[int, tuple[str, dict]]) -> bool:
+    """All of a document is committed: its one unit, or a skip, or every block of a clause file."""
+    if 0 in blocks and (blocks[0][1].get("skip_reason") or not doc.is_clause_file):
+        return True
+    last = [b for b, (_, u) in blocks.items() if u["last"]]
+    return bool(last) and all(b in blocks for b in range(last[0] + 1))
+
+
+def _remove_orphans(parts_dir: Path) -> None:
+    """Parts whose marker never got written (killed in between) and stray temporary files."""
+    for path in parts_dir.iterdir():
+        if path.name.startswith(".") and path.name.endswith(".tmp"):
+            path.unlink(missing_ok=True)
+        elif path.suffix == ".jsonl" and not path.with_name(path.stem + ".done.json").exists():
+            path.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Model, output folder, run record
+# ---------------------------------------------------------------------------------------------
+
+
+def load_predictor(model_dir: str | Path, backend: str = "auto", device: str | None = None):
+    """A `ClausePredictor`, with any failure turned into a one-line `RunError`."""
+    from train.inference import ClausePredictor
+
+    try:
+        return ClausePredictor(model_dir, backend=backend, device=device)
+    except (OSError, ValueError, ImportError, RuntimeError, KeyError) as err:
+        raise RunError(f"cannot load model {model_dir}: {err}") from err
+
+
+def model_fingerprint(model_dir: str | Path, backend: str) -> str:
+    """SHA-256 of the model's `clausewatch.json` and the weights the backend reads."""
+    from train.inference import ONNX_FILES, resolve_model_dirs
+    from train.modelio import META_FILE
+
+    digest = hashlib.sha256()
+    try:
+        folder = resolve_model_dirs(model_dir).get(backend)
+    except FileNotFoundError:
+        folder = None
+    if folder is None:
+        return ""
+    weights = ONNX_FILES.get(backend, "model.safetensors")
+    files = [folder / META_FILE, *sorted(folder.glob(weights + "*"))]
+    for path in files:
+        digest.update(path.name.encode())
+        with path.open("rb") as fh:
+            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_output_path(output_dir: Path) -> None:
+    if output_dir.exists() and not output_dir.is_dir():
+        raise RunError(f"output path {output_dir} exists and is not a folder")
+    parent = output_dir
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise RunError(f"output path {output_dir}: {parent} is not a writable folder")
+
+
+def _prepare_run(output_dir: Path, run_info: dict, overwrite: bool) -> dict:
+    """Create the output folder and check that an earlier partial run used the same model,
+    backend and segmentation; returns the run record (with a fresh session id)."""
+    parts = output_dir / PARTS_DIR
+    run_path = output_dir / RUN_FILE
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        if overwrite:
+            shutil.rmtree(parts, ignore_errors=True)
+            for name in (CLAUSES_FILE, DOCUMENTS_FILE, SKIPPED_FILE, REPORT_FILE, RUN_FILE):
+                (output_dir / name).unlink(missing_ok=True)
+        elif run_path.exists():
+            previous = json.loads(run_path.read_text(encoding="utf-8"))
+            keys = (
+                "fingerprint",
+                "backend",
+                "labels",
+                "thresholds",
+                "min_words",
+                "max_chars",
+                "format",
+            )
+            changed = [k for k in keys if previous.get(k) != run_info.get(k)]
+            if changed:
+                raise RunError(
+                    f"{output_dir} holds results of another run (different {', '.join(changed)}: "
+                    f"was {previous.get('model')} with backend {previous.get('backend')}); "
+                    "pass --overwrite to start again, or choose another --output"
+                )
+        parts.mkdir(exist_ok=True)
+        _remove_orphans(parts)
+        record = {**run_info, "session": uuid.uuid4().hex}
+        _write_atomic(run_path, lambda fh: json.dump(record, fh, indent=2))
+    except OSError as err:
+        raise RunError(f"output path {output_dir}: {err}") from err
+    except ValueError as err:
+        raise RunError(f"{run_path}: unreadable ({err}); pass --overwrite to start again") from err
+    return record
+
+
+# ---------------------------------------------------------------------------------------------
+# Distributed
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Dist:
+    index: int = 0
+    world: int = 1
+    state: object | None = None
+
+    @property
+    def is_main(self) -> bool:
+        return self.index == 0
+
+    @property
+    def device(self) -> str | None:
+        device = getattr(self.state, "device", None)
+        return str(device) if device is not None and device.type == "cuda" else None
+
+    def barrier(self) -> None:
+        if self.state is not None:
+            self.state.wait_for_everyone()
+
+
+def _dist_context() -> _Dist:
+    """Process index and count under `accelerate launch` (or torchrun); one process otherwise.
+    accelerate (and torch.distributed) is only imported when there are several processes."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return _Dist()
+    from accelerate import PartialState
+
+    state = PartialState()
+    return _Dist(state.process_index, state.num_processes, state)
+
+
+def _marker(parts: Path, session: str, index: int, kind: str) -> Path:
+    return parts / f"_{kind}-{session}-r{index:03d}"
+
+
+def _wait_for_workers(parts: Path, session: str, dist: _Dist, poll_s: float = 1.0) -> None:
+    """The main process waits for the others through marker files rather than a collective
+    barrier, which would time out when one process has hours more work than another."""
+    pending = set(range(1, dist.world))
+    while pending:
+        for i in sorted(pending):
+            failed = _marker(parts, session, i, "failed")
+            if failed.exists():
+                raise RunError(f"process {i} failed: {failed.read_text(encoding='utf-8').strip()}")
+            if _marker(parts, session, i, "finished").exists():
+                pending.discard(i)
+        if pending:
+            time.sleep(poll_s)
+    for i in range(1, dist.world):
+        _marker(parts, session, i, "finished").unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring loop
+# ---------------------------------------------------------------------------------------------
+
+
+def _chunks(units: Iterable[_Unit], docs_per_chunk: int, max_clauses: int) -> Iterator[list[_Unit]]:
+    chunk: list[_Unit] = []
+    n_clauses = 0
+    for unit in units:
+        chunk.append(unit)
+        n_clauses += len(unit.clauses)
+        if len(chunk) >= docs_per_chunk or n_clauses >= max_clauses:
+            yield chunk
+            chunk, n_clauses = [], 0
+    if chunk:
+        yield chunk
+
+
+def _score_chunk(predictor, chunk: list[_Unit], batch_size: int) -> tuple[list[dict], list[dict]]:
+    """Score every clause of a chunk in one call (length-sorted batches) -> (records, units)."""
+    texts = [c[3] for unit in chunk for c in unit.clauses]
+    probs = predictor.predict_proba(texts, batch_size=batch_size)
+    flags = predictor.flag(probs).tolist() if len(texts) else []
+    labels = list(predictor.labels)
+    records, summaries = [], []
+    row = 0
+    for unit in chunk:
+        n = len(unit.clauses)
+        unit_flags = flags[row : row + n]
+        for k, (rid, start, end, text) in enumerate(unit.clauses):
+            p, f = probs[row + k], unit_flags[k]
+            record = {"k": unit.doc.key, "b": unit.block}
+            if rid is not None:
+                record["id"] = rid
+            record.update(
+                start=start,
+                end=end,
+                text=text,
+                scores={name: round(float(v), 8) for name, v in zip(labels, p, strict=True)},
+                labels=[name for name, on in zip(labels, f, strict=True) if on],
+            )
+            if unit.text is not None and any(f):
+                record["ctx"] = [
+                    unit.text[max(0, start - CONTEXT_CHARS) : start],
+                    unit.text[end : end + CONTEXT_CHARS],
+                ]
+            records.append(record)
+        lang = {}
+        if unit.skip_reason is None:
+            sample = [c[3] for c in unit.clauses] or (
+                [unit.text[:2000]] if unit.text and unit.text.strip() else []
+            )
+            lang = language_counts(sample)
+        summaries.append(_unit_summary(unit, unit_flags, lang))
+        row += n
+    return records, summaries
+
+
+def _iter_pending_units(
+    docs: Sequence[InputDocument],
+    done: Done,
+    min_words: int,
+    max_chars: int,
+    block_size: int,
+    max_bytes: int,
+) -> Iterator[_Unit]:
+    for doc in docs:
+        stamp = _stamp(doc.path)
+        blocks = _done_blocks(done, doc.key, stamp)
+        if _is_complete(doc, blocks):
+            continue
+        if doc.is_clause_file:
+            yield from _clause_file_units(doc, stamp, set(blocks), block_size, max_bytes)
+        else:
+            yield _text_unit(doc, stamp, min_words, max_chars, max_bytes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Merge: clauses.jsonl, documents.csv, skipped.csv, report.html
+# ---------------------------------------------------------------------------------------------
+
+
+class _PartCache:
+    """Parts loaded on demand, a few at a time: documents are merged in input order while their
+    records are spread over the parts of several processes and runs."""
+
+    def __init__(self, parts_dir: Path, size: int) -> None:
+        self.parts_dir = parts_dir
+        self.size = max(4, size)
+        self.cache: OrderedDict[str, dict[tuple[str, int], list[dict]]] = OrderedDict()
+
+    def records(self, part: str, key: str, block: int) -> list[dict]:
+        if part not in self.cache:
+            grouped: dict[tuple[str, int], list[dict]] = {}
+            with (self.parts_dir / f"{part}.jsonl").open(encoding="utf-8") as fh:
+                for line in fh:
+                    rec = json.loads(line)
+                    grouped.setdefault((rec["k"], rec["b"]), []).append(rec)
+            self.cache[part] = grouped
+            while len(self.cache) > self.size:
+                self.cache.popitem(last=False)
+        self.cache.move_to_end(part)
+        return self.cache[part].get((key, block), [])
+
+
+def _document_row(doc: InputDocument, units: list[dict], labels: list[str]) -> dict:
+    counts = [0] * len(labels)
+    lang: Counter = Counter()
+    n_clauses = n_flagged = 0
+    warnings, notes = [], []
+    for u in units:
+        n_clauses += u["clauses"]
+        n_flagged += u["flagged"]
+        for j, c in enumerate(u["counts"]):
+            counts[j] += c
+        lang.update(u["lang"])
+        warnings += u["warnings"]
+        if u["note"]:
+            notes.append(u["note"])
+    language, share, non_english = summarise_language(dict(lang))
+    row = {
+        "doc_id": doc.doc_id,
+        "format": doc.fmt,
+        "clauses": n_clauses,
+        "flagged_clauses": n_flagged,
+    }
+    row.update(zip(labels, counts, strict=True))
+    row.update(
+        language=language,
+        english_share="" if share is None else round(share, 3),
+        mostly_non_english=int(non_english),
+        encoding=units[0]["encoding"] if units else "",
+        note="; ".join(dict.fromkeys(warnings + notes)),
+    )
+    return row
+
+
+def merge_outputs(
+    output_dir: Path,
+    docs: Sequence[InputDocument],
+    input_skipped: list[dict],
+    labels: list[str],
+    run_info: dict,
+    report_max_docs: int = 500,
+    report_max_clauses: int = 25,
+    cache_size: int = 4,
+) -> dict:
+    """Merge the committed parts of the current inputs into the final outputs, in input order;
+    returns the run summary."""
+    parts_dir = output_dir / PARTS_DIR
+    done = _load_done(parts_dir)
+    cache = _PartCache(parts_dir, cache_size)
+    skipped = list(input_skipped)
+    totals = {"documents": 0, "clauses": 0, "flagged_clauses": 0, "non_english_documents": 0}
+    per_label = {name: {"clauses": 0, "documents": 0} for name in labels}
+    report = _ReportBuilder(labels, report_max_docs, report_max_clauses)
+    doc_columns = ["doc_id", "format", "clauses", "flagged_clauses", *labels]
+    doc_columns += ["language", "english_share", "mostly_non_english", "encoding", "note"]
+    clauses_tmp = output_dir / f".{CLAUSES_FILE}.tmp"
+    docs_tmp = output_dir / f".{DOCUMENTS_FILE}.tmp"
+    with (
+        clauses_tmp.open("w", encoding="utf-8") as out,
+        docs_tmp.open("w", encoding="utf-8", newline="") as docs_fh,
+    ):
+        writer = csv.DictWriter(docs_fh, fieldnames=doc_columns)
+        writer.writeheader()
+        for doc in docs:
+            blocks = _done_blocks(done, doc.key, _stamp(doc.path))
+            entries = [blocks[b] for b in sorted(blocks)]
+            if not _is_complete(doc, blocks):
+                logger.warning(
+                    "%s: no results (changed during the run?); rerun to score it", doc.doc_id
+                )
+                skipped.append(
+                    _skip_row(doc.doc_id, "not scored (file changed during the run); rerun")
+                )
+                continue
+            if entries[0][1].get("skip_reason"):
+                skipped.append(_skip_row(doc.doc_id, entries[0][1]["skip_reason"]))
+                continue
+            units = [u for _, u in entries]
+            for u in units:
+                skipped.extend(u["skipped"])
+            row = _document_row(doc, units, labels)
+            writer.writerow(row)
+            report.start_document(row)
+            for part, u in entries:
+                for rec in cache.records(part, doc.key, u["block"]):
+                    out_rec = {"doc_id": doc.doc_id}
+                    out_rec.update({k: v for k, v in rec.items() if k not in ("k", "b", "ctx")})
+                    out.write(json.dumps(out_rec, ensure_ascii=False) + "\n")
+                    report.add_clause(rec)
+            totals["documents"] += 1
+            totals["clauses"] += row["clauses"]
+            totals["flagged_clauses"] += row["flagged_clauses"]
+            totals["non_english_documents"] += row["mostly_non_english"]
+            for name in labels:
+                per_label[name]["clauses"] += row[name]
+                per_label[name]["documents"] += int(row[name] > 0)
+    os.replace(clauses_tmp, output_dir / CLAUSES_FILE)
+    os.replace(docs_tmp, output_dir / DOCUMENTS_FILE)
+
+    def write_skipped(fh) -> None:
+        w = csv.DictWriter(fh, fieldnames=["path", "line", "reason"])
+        w.writeheader()
+        w.writerows(skipped)
+
+    _write_atomic(output_dir / SKIPPED_FILE, write_skipped)
+    summary = {
+        **totals,
+        "skipped": len(skipped),
+        "labels": per_label,
+        "model": run_info.get("model"),
+        "backend": run_info.get("backend"),
+        "output_dir": str(output_dir),
+    }
+    html = report.render(summary)
+    _write_atomic(output_dir / REPORT_FILE, lambda fh: fh.write(html))
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------
+# report.html
+# ---------------------------------------------------------------------------------------------
+
+REPORT_CSS = """
+body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem;color:#222}
+h1{margin-bottom:.2rem} .meta{color:#666;font-size:.9rem}
+table{border-collapse:collapse;margin:1rem 0} td,th{border:1px solid #ddd;padding:.3rem .6rem;text-align:left}
+th{background:#f5f5f5} td.n{text-align:right}
+section.doc{border-top:2px solid #eee;margin-top:1.5rem;padding-top:.5rem}
+.chip{display:inline-block;border-radius:1rem;padding:0 .55rem;margin:0 .25rem .2rem 0;font-size:.8rem;
+ background:#e8eefc;color:#1a3a8a;white-space:nowrap}
+.chip.ai_training{background:#fde2e1;color:#8a1a1a} .chip.content_license{background:#fff0d0;color:#7a4a00}
+.chip.warn{background:#eee;color:#555}
+li.clause{margin:.6rem 0} .ctx{color:#777} mark{background:#fff3a8;color:#000;padding:0 .1rem}
+.note{color:#777;font-style:italic}
+"""
+
+_REPORT_TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>ClauseWatch report</title>
+<style>{{ css }}</style></head><body>
+<h1>ClauseWatch report</h1>
+<p class="meta">Model {{ s.model }} ({{ s.backend }}) &middot; generated {{ generated }}</p>
+<table>
+<tr><th>documents</th><td class="n">{{ s.documents }}</td></tr>
+<tr><th>clauses</th><td class="n">{{ s.clauses }}</td></tr>
+<tr><th>flagged clauses</th><td class="n">{{ s.flagged_clauses }}</td></tr>
+<tr><th>mostly non-English documents</th><td class="n">{{ s.non_english_documents }}</td></tr>
+<tr><th>skipped (see skipped.csv)</th><td class="n">{{ s.skipped }}</td></tr>
+</table>
+<table><tr><th>label</th><th>flagged clauses</th><th>documents</th></tr>
+{% for name, c in s.labels.items() %}<tr><td><span class="chip {{ name }}">{{ name }}</span></td>
+<td class="n">{{ c.clauses }}</td><td class="n">{{ c.documents }}</td></tr>
+{% endfor %}</table>
+<h2>Documents with flagged clauses</h2>
+{% if not docs %}<p class="note">No clause was flagged.</p>{% endif %}
+{% for d in docs %}<section class="doc"><h3>{{ d.row.doc_id }}</h3>
+<p>{{ d.row.clauses }} clauses, {{ d.row.flagged_clauses }} flagged:
+{% for name in labels if d.row[name] %}<span class="chip {{ name }}">{{ name }} &times; {{ d.row[name] }}</span>{% endfor %}
+{% if d.row.mostly_non_english %}<span class="chip warn">mostly not English ({{ d.row.language }})</span>{% endif %}
+{% if d.row.note %}<span class="chip warn">{{ d.row.note }}</span>{% endif %}</p>
+<ol>{% for c in d.clauses %}<li class="clause">
+{% for name in c.labels %}<span class="chip {{ name }}">{{ name }} {{ '%.2f' % c.scores[name] }}</span>{% endfor %}
+{% if c.id is not none %}<span class="meta">id {{ c.id }}</span>{% endif %}
+<span class="meta">[{{ c.start }}:{{ c.end }}]</span><br>
+<span class="ctx">{{ c.before }}</span><mark>{{ c.text }}</mark><span class="ctx">{{ c.after }}</span>
+</li>{% endfor %}</ol>
+{% if d.more %}<p class="note">{{ d.more }} more flagged clauses in clauses.jsonl.</p>{% endif %}
+</section>{% endfor %}
+{% if more_docs %}<p class="note">{{ more_docs }} more documents with flagged clauses: see documents.csv
+and clauses.jsonl.</p>{% endif %}
+</body></html>
+"""
+
+
+def _context(text: str, side: str, cut: bool) -> str:
+    """Whitespace-collapsed context before or after a clause, with an ellipsis where it was cut."""
+    squashed = " ".join(text.split())
+    if not squashed:
+        return ""
+    mark = "\u2026" if cut else ""
+    return f"{mark}{squashed} " if side == "before" else f" {squashed}{mark}"
+
+
+class _ReportBuilder:
+    """Collects, within fixed caps, the flagged clauses shown in report.html, so the page stays
+    small enough to open however large the corpus."""
+
+    def __init__(self, labels: list[str], max_docs: int, max_clauses: int) -> None:
+        self.labels = labels
+        self.max_docs = max_docs
+        self.max_clauses = max_clauses
+        self.docs: list[dict] = []
+        self.more_docs = 0
+        self.current: dict | None = None
+
+    def start_document(self, row: dict) -> None:
+        self.current = None
+        if not row["flagged_clauses"]:
+            return
+        if len(self.docs) >= self.max_docs:
+            self.more_docs += 1
+            return
+        self.current = {"row": row, "clauses": [], "more": 0}
+        self.docs.append(self.current)
+
+    def add_clause(self, rec: dict) -> None:
+        if self.current is None or not rec["labels"]:
+            return
+        if len(self.current["clauses"]) >= self.max_clauses:
+            self.current["more"] += 1
+            return
+        before, after = rec.get("ctx", ["", ""])
+        self.current["clauses"].append(
+            {
+                "id": rec.get("id"),
+                "start": rec["start"],
+                "end": rec["end"],
+                "text": rec["text"],
+                "labels": rec["labels"],
+                "scores": rec["scores"],
+                "before": _context(before, "before", cut=len(before) >= CONTEXT_CHARS),
+                "after": _context(after, "after", cut=len(after) >= CONTEXT_CHARS),
+            }
+        )
+
+    def render(self, summary: dict) -> str:
+        import jinja2
+
+        env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+        return env.from_string(_REPORT_TEMPLATE).render(
+            css=REPORT_CSS,
+            s=summary,
+            labels=self.labels,
+            docs=self.docs,
+            more_docs=self.more_docs,
+            generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points
+# ---------------------------------------------------------------------------------------------
+
+
+def predict_corpus(
+    model_dir: str | Path,
+    inputs: Sequence[str | Path],
+    output_dir: str | Path,
+    backend: str = "auto",
+    batch_size: int = 64,
+    docs_per_chunk: int = 32,
+    progress: bool = True,
+    *,
+    overwrite: bool = False,
+    predictor=None,
+    min_words: int | None = None,
+    max_chars: int | None = None,
+    max_chunk_clauses: int = 4096,
+    block_size: int = CLAUSE_BLOCK,
+    max_document_bytes: int = MAX_DOCUMENT_BYTES,
+    report_max_docs: int = 500,
+) -> dict:
+    """Score every clause of `inputs` with the model in `model_dir` and write `clauses.jsonl`,
+    `documents.csv`, `skipped.csv` and `report.html` into `output_dir`.
+
+    Resumes an interrupted run in the same `output_dir` (refusing one made with another model,
+    backend or segmentation unless `overwrite`). Under `accelerate launch` the documents are split
+    across processes and the main process merges the results. `predictor` reuses an already
+    loaded `ClausePredictor` (it must come from `model_dir`). Returns a summary dict (on the main
+    process; other processes return their own counts with `merged: False`)."""
+    from train.segment import DEFAULT_MIN_WORDS
+
+    started = time.time()
+    output_dir = Path(output_dir)
+    _check_output_path(output_dir)
+    dist = _dist_context()
+    if predictor is None:
+        predictor = load_predictor(model_dir, backend, device=dist.device)
+    backend_name = getattr(predictor, "backend_name", backend)
+    min_words = DEFAULT_MIN_WORDS if min_words is None else min_words
+    max_chars = max_chars or max_chars_for(predictor.meta.max_length)
+    run_info = {
+        "format": RUN_FORMAT,
+        "model": str(Path(model_dir).resolve()),
+        "backend": backend_name,
+        "fingerprint": model_fingerprint(model_dir, backend_name),
+        "labels": list(predictor.labels),
+        "thresholds": [float(t) for t in predictor.thresholds],
+        "min_words": min_words,
+        "max_chars": max_chars,
+    }
+    parts = output_dir / PARTS_DIR
+    if dist.is_main:
+        record = _prepare_run(output_dir, run_info, overwrite)
+    dist.barrier()
+    if not dist.is_main:
+        record = json.loads((output_dir / RUN_FILE).read_text(encoding="utf-8"))
+    session = record["session"]
+
+    docs, input_skipped = expand_inputs(inputs, exclude=output_dir)
+    mine = [d for i, d in enumerate(docs) if i % dist.world == dist.index]
+    done = _load_done(parts)
+    pending = [d for d in mine if not _is_complete(d, _done_blocks(done, d.key, _stamp(d.path)))]
+    if dist.is_main:
+        logger.info(
+            "%d documents (%d of this process's %d already done), %d inputs not found or unsupported;"
+            " model %s, backend %s, %d process(es)",
+            len(docs),
+            len(mine) - len(pending),
+            len(mine),
+            len(input_skipped),
+            model_dir,
+            backend_name,
+            dist.world,
+        )
+
+    stats = {"documents_scored": 0, "clauses_scored": 0}
+    try:
+        _run_pending(
+            predictor,
+            pending,
+            done,
+            parts,
+            dist,
+            stats,
+            total=len(mine),
+            progress=progress and dist.is_main,
+            batch_size=batch_size,
+            docs_per_chunk=docs_per_chunk,
+            max_chunk_clauses=max_chunk_clauses,
+            min_words=min_words,
+            max_chars=max_chars,
+            block_size=block_size,
+            max_bytes=max_document_bytes,
+        )
+    except BaseException as err:
+        if not dist.is_main:
+            _marker(parts, session, dist.index, "failed").write_text(repr(err), encoding="utf-8")
+        raise
+    if not dist.is_main:
+        _marker(parts, session, dist.index, "finished").write_text("ok", encoding="utf-8")
+        return {**stats, "process_index": dist.index, "merged": False}
+    _wait_for_workers(parts, session, dist)
+
+    summary = merge_outputs(
+        output_dir,
+        docs,
+        input_skipped,
+        list(predictor.labels),
+        run_info,
+        report_max_docs=report_max_docs,
+        cache_size=2 * dist.world,
+    )
+    summary.update(
+        stats, inputs_found=len(docs), seconds=round(time.time() - started, 2), merged=True
+    )
+    if not docs:
+        logger.error("no input document found in %s", " ".join(map(str, inputs)))
+    return summary
+
+
+def _run_pending(
+    predictor,
+    pending: list[InputDocument],
+    done: Done,
+    parts: Path,
+    dist: _Dist,
+    stats: dict,
+    *,
+    total: int,
+    progress: bool,
+    batch_size: int,
+    docs_per_chunk: int,
+    max_chunk_clauses: int,
+    min_words: int,
+    max_chars: int,
+    block_size: int,
+    max_bytes: int,
+) -> None:
+    """Score the pending documents chunk by chunk, committing each chunk as a part."""
+    from tqdm.auto import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    prefix = f"{int(time.time() * 1000):013d}-r{dist.index:03d}"
+    units = _iter_pending_units(pending, done, min_words, max_chars, block_size, max_bytes)
+    started = time.time()
+    bar = tqdm(
+        total=total,
+        initial=total - len(pending),
+        unit="doc",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+    with bar, logging_redirect_tqdm():
+        for seq, chunk in enumerate(_chunks(units, docs_per_chunk, max_chunk_clauses)):
+            records, summaries = _score_chunk(predictor, chunk, batch_size)
+            _commit_part(parts, f"{prefix}-{seq:06d}", records, summaries)
+            for unit, summary in zip(chunk, summaries, strict=True):
+                _log_unit(unit, summary)
+            finished = sum(1 for unit in chunk if unit.last)
+            stats["documents_scored"] += finished
+            stats["clauses_scored"] += len(records)
+            bar.update(finished)
+            elapsed = max(time.time() - started, 1e-9)
+            bar.set_postfix_str(f"{stats['clauses_scored'] / elapsed:.1f} clauses/s", refresh=False)
+
+
+def _log_unit(unit: _Unit, summary: dict) -> None:
+    if unit.skip_reason:
+        logger.warning("%s: skipped: %s", unit.doc.doc_id, unit.skip_reason)
+        return
+    for row in unit.skipped:
+        logger.warning("%s:%s: skipped record: %s", row["path"], row["line"], row["reason"])
+    language, share, non_english = summarise_language(summary["lang"])
+    if non_english:
+        where = (
+            unit.doc.doc_id
+            if unit.block == 0 and unit.last
+            else f"{unit.doc.doc_id} (block {unit.block})"
+        )
+        logger.warning(
+            "%s: mostly not English (detected %s, English share %.0f%%); scored anyway, flags may be unreliable",
+            where,
+            language,
+            100 * share,
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line arguments of `scripts/predict.py`."""
+    p = argparse.ArgumentParser(
+        prog="predict.py",
+        description="Flag the clauses of a corpus of Terms of Service / privacy policies.",
+        epilog="Outputs in OUT/: clauses.jsonl, documents.csv, skipped.csv, report.html. "
+        "Rerun the same command to resume after a kill.",
+    )
+    p.add_argument(
+        "--model", required=True, help="trained model folder (run/model) or export folder"
+    )
+    p.add_argument("--output", required=True, help="output folder (created; reused to resume)")
+    p.add_argument(
+        "--backend",
+        default="auto",
+        choices=("auto", "torch", "onnx", "onnx-int8"),
+        help="auto: PyTorch on a GPU, else ONNX int8, ONNX fp32, PyTorch (first available)",
+    )
+    p.add_argument("--batch-size", type=int, default=64, help="clauses per forward pass")
+    p.add_argument(
+        "--docs-per-chunk", type=int, default=32, help="documents scored and committed together"
+    )
+    p.add_argument(
+        "--min-words", type=int, default=None, help="drop fragments under this many words"
+    )
+    p.add_argument(
+        "--max-chars",
+        type=int,
+        default=None,
+        help="split clauses longer than this (default: 4 x the model's max length)",
+    )
+    p.add_argument(
+        "--report-max-docs", type=int, default=500, help="documents listed in report.html"
+    )
+    p.add_argument("--overwrite", action="store_true", help="discard earlier results in --output")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="files, folders or globs: .txt .md .html documents, .jsonl/.csv clauses (id, text)",
+    )
+    return p
+
+
+def configure_logging() -> None:
+    """Plain `LEVEL message` lines on stderr, once."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`scripts/predict.py`: returns the exit status (0 done, 1 no input document, 2 run error)."""
+    args = build_parser().parse_args(argv)
+    configure_logging()
+    try:
+        summary = predict_corpus(
+            args.model,
+            args.inputs,
+            args.output,
+            backend=args.backend,
+            batch_size=args.batch_size,
+            docs_per_chunk=args.docs_per_chunk,
+            progress=not args.no_progress,
+            overwrite=args.overwrite,
+            min_words=args.min_words,
+            max_chars=args.max_chars,
+            report_max_docs=args.report_max_docs,
+        )
+    except RunError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if not summary.get("merged"):
+        return 0
+    print(format_summary(summary))
+    if not summary["inputs_found"]:
+        return 1
+    return 0
+
+
+def format_summary(summary: dict) -> str:
+    """A few lines for the terminal."""
+    out = io.StringIO()
+    out.write(
+        f"{summary['documents']} documents, {summary['clauses']} clauses, "
+        f"{summary['flagged_clauses']} flagged, {summary['skipped']} skipped, "
+        f"{summary['non_english_documents']} mostly non-English "
+        f"({summary['clauses_scored']} clauses scored in this run, {summary['seconds']} s)\n"
+    )
+    for name, c in summary["labels"].items():
+        out.write(f"  {name:<16} {c['clauses']:>7} clauses in {c['documents']:>6} documents\n")
+    out.write(
+        f"outputs in {summary['output_dir']}/ ({CLAUSES_FILE}, {DOCUMENTS_FILE}, {SKIPPED_FILE}, {REPORT_FILE})"
+    )
+    return out.getvalue()
