@@ -71,7 +71,9 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return make_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
 
 
-def make_tiny_clauses(folder: Path, n_train: int = 96, n_eval: int = 32, seed: int = 0) -> dict[str, Path]:
+def make_tiny_clauses(
+    folder: Path, n_train: int = 96, n_eval: int = 32, seed: int = 0
+) -> dict[str, Path]:
     """Small labelled JSONL splits in the dataset format, built from templates (tests only),
     with one label masked on a third of the rows so masking is exercised."""
     import json
@@ -89,7 +91,10 @@ def make_tiny_clauses(folder: Path, n_train: int = 96, n_eval: int = 32, seed: i
         "terms_change": "we may change these terms at any time and continued use means acceptance",
         "user_control": "you can opt out and request access to export your data in settings",
     }
-    negatives = ["we do not use your content to train ai models", "this privacy policy is for the service"]
+    negatives = [
+        "we do not use your content to train ai models",
+        "this privacy policy is for the service",
+    ]
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}

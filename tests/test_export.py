@@ -224,7 +224,7 @@ def test_card_without_eval_or_with_opp115(tiny_trained_model, tmp_path):
     (run / "data").mkdir(parents=True)
     (run / "config.yaml").write_text(f"data:\n  dataset_dir: {run / 'data'}\n  train_file: ''\n")
     stats = {
-        "content_hash": "ab" * 32,
+        "content_hash": meta.dataset_hash,
         "licenses": ["cc-by-4.0", "opp115-noncommercial"],
         "splits": {
             s: {"clauses": 10, "services": 2, "sources": {"opp115": 4, "team": 6}}
@@ -242,9 +242,15 @@ def test_card_without_eval_or_with_opp115(tiny_trained_model, tmp_path):
     assert "| `opp115` | opp115-noncommercial | 4 | 4 | 4 |" in card.text
     assert PLACEHOLDER_REPO_ID in card.text
 
+    assert "was rebuilt since" not in card.text
+
     stats["licenses"] = ["cc-by-4.0"]
+    stats["content_hash"] = "ab" * 32  # rebuilt after training: the card must say so
     (run / "data" / "stats.json").write_text(json.dumps(stats))
-    assert ModelCard(str(build_model_card(run, meta))).data.license == "apache-2.0"
+    with pytest.warns(UserWarning, match="not the one the model was trained on"):
+        card = ModelCard(str(build_model_card(run, meta)))
+    assert card.data.license == "apache-2.0"
+    assert "was rebuilt since" in card.text
 
 
 def test_push_dry_run_lists_the_files(exported, capsys):

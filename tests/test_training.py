@@ -69,7 +69,9 @@ def test_main_writes_a_self_describing_model_and_true_metrics(tiny_trained_model
     probs = predictor.predict_proba([r["text"] for r in rows])
     gold = np.array([r["labels"] for r in rows])
     mask = np.array([r["label_mask"] for r in rows])
-    again = multilabel_metrics(apply_thresholds(probs, meta["thresholds"]), gold, mask, names, probs)
+    again = multilabel_metrics(
+        apply_thresholds(probs, meta["thresholds"]), gold, mask, names, probs
+    )
     assert again["macro_f1"] == pytest.approx(summary["validation_tuned"]["macro_f1"], abs=1e-6)
     assert summary["validation_tuned"]["data_retention"]["support"] == sum(
         r["labels"][4] for r in rows if r["label_mask"][4]
@@ -132,7 +134,9 @@ def test_incomplete_checkpoint_is_skipped(tmp_path):
 
 
 def test_two_process_ddp_on_cpu(tmp_path, tiny_model_dir, tiny_clauses):
-    args = _tiny_args(tiny_model_dir, tiny_clauses, tmp_path, "training.max_steps=4", "training.use_cpu=true")
+    args = _tiny_args(
+        tiny_model_dir, tiny_clauses, tmp_path, "training.max_steps=4", "training.use_cpu=true"
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
         [
@@ -160,10 +164,16 @@ def test_two_process_ddp_on_cpu(tmp_path, tiny_model_dir, tiny_clauses):
 @pytest.mark.parametrize(
     ("yaml_text", "message"),
     [
-        ("training:\n  lerning_rate: 1.0e-04\n", "unknown key training.lerning_rate (did you mean learning_rate"),
+        (
+            "training:\n  lerning_rate: 1.0e-04\n",
+            "unknown key training.lerning_rate (did you mean learning_rate",
+        ),
         ("optimiser:\n  lr: 1\n", "unknown section 'optimiser'"),
         ("training:\n  num_train_epochs: three\n", "training.num_train_epochs: expected a number"),
-        ("training:\n  pos_weight: auto\n", "training.pos_weight: 'auto' is not one of none, sqrt, ratio"),
+        (
+            "training:\n  pos_weight: auto\n",
+            "training.pos_weight: 'auto' is not one of none, sqrt, ratio",
+        ),
     ],
 )
 def test_bad_config_names_the_key(tmp_path, yaml_text, message):
@@ -175,7 +185,9 @@ def test_bad_config_names_the_key(tmp_path, yaml_text, message):
 
 def test_experiment_inherits_base_and_overrides(tmp_path):
     path = tmp_path / "exp.yaml"
-    path.write_text(f"defaults: {REPO / 'configs' / 'base.yaml'}\ntraining:\n  learning_rate: 3.0e-05\n")
+    path.write_text(
+        f"defaults: {REPO / 'configs' / 'base.yaml'}\ntraining:\n  learning_rate: 3.0e-05\n"
+    )
     cfg = load_config(path, ["training.num_train_epochs=1"])
     assert cfg.training.learning_rate == pytest.approx(3e-5)
     assert cfg.training.num_train_epochs == 1.0
@@ -184,13 +196,21 @@ def test_experiment_inherits_base_and_overrides(tmp_path):
 
 def test_missing_dataset_says_what_to_run(tmp_path, capsys):
     with pytest.raises(SystemExit) as err:
-        main(["--config", str(REPO / "configs" / "base.yaml"), f"data.dataset_dir={tmp_path / 'none'}"])
+        main(
+            [
+                "--config",
+                str(REPO / "configs" / "base.yaml"),
+                f"data.dataset_dir={tmp_path / 'none'}",
+            ]
+        )
     assert "make data" in str(err.value) and "no built dataset" in str(err.value)
 
 
 def test_unknown_label_in_user_file_names_file_and_line(tmp_path, tiny_model_dir, tiny_clauses):
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"text": "we sell data", "labels": ["data_sharing"]}\n{"text": "x y", "labels": ["spying"]}\n')
+    bad.write_text(
+        '{"text": "we sell data", "labels": ["data_sharing"]}\n{"text": "x y", "labels": ["spying"]}\n'
+    )
     with pytest.raises(DataError, match=r"bad\.jsonl:2: unknown label 'spying'"):
         read_clause_file(bad, load_taxonomy())
     with pytest.raises(SystemExit, match=r"bad\.jsonl:2"):
@@ -241,7 +261,9 @@ def test_masked_entries_contribute_nothing_to_the_loss():
 
     logits = torch.tensor([[2.0, -1.0], [0.5, 3.0]])
     labels = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    full = trainer.compute_loss(Model(), {"x": logits, "labels": labels, "label_mask": torch.ones(2, 2)})
+    full = trainer.compute_loss(
+        Model(), {"x": logits, "labels": labels, "label_mask": torch.ones(2, 2)}
+    )
     # Masking the second column: whatever its labels say, only column 0 counts.
     flipped = labels.clone()
     flipped[:, 1] = 1 - flipped[:, 1]

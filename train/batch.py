@@ -57,9 +57,8 @@ SUPPORTED_SUFFIXES = {**DOCUMENT_FORMATS, **CLAUSE_FORMATS}
 CHARS_PER_TOKEN = 4  # English legal text averages ~4 characters per word-piece token
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024  # a "policy" this large is a data dump, not a document
 CLAUSE_BLOCK = 1024  # records of a clause file committed together (the resume unit for big files)
-MOSTLY_NON_ENGLISH = (
-    0.5  # share of sampled clauses detected as English below which a doc is flagged
-)
+# A document is flagged "mostly non-English" when under this share of its sampled clauses is English.
+MOSTLY_NON_ENGLISH = 0.5
 LANGUAGE_SAMPLE = 25  # clauses per document (or clause-file block) sent to language detection
 CONTEXT_CHARS = 160  # text shown around a flagged clause in report.html
 RUN_FORMAT = 1
@@ -227,13 +226,14 @@ def _guess_encoding(data: bytes, complete: bool = True) -> tuple[str, str | None
     # Mostly ASCII with a few high bytes is a Western code page: cp1252 (a superset of latin-1's
     # printable range) beats statistical detectors, which misread short Latin text (e.g. as
     # mac_latin2). Text that is largely non-ASCII (Cyrillic, CJK) goes to charset_normalizer.
-    ascii_share = sum(b < 0x80 for b in data) / max(1, len(data))
+    sample = data[:65536]
+    ascii_share = sum(b < 0x80 for b in sample) / max(1, len(sample))
     encoding = None
     if ascii_share < 0.9:
         try:
             from charset_normalizer import from_bytes
 
-            best = from_bytes(data).best()
+            best = from_bytes(data[:1_000_000]).best()
             encoding = best.encoding if best is not None else None
         except ImportError:  # pragma: no cover - charset_normalizer ships with requests
             encoding = None
@@ -332,9 +332,8 @@ class _Unit:
     block: int
     stamp: str
     last: bool = True
-    clauses: list[tuple[str | None, int, int, str]] = field(
-        default_factory=list
-    )  # id, start, end, text
+    # (id, start, end, text); id is None for documents, the record id for clause files
+    clauses: list[tuple[str | None, int, int, str]] = field(default_factory=list)
     text: str | None = None  # prepared document text (for report context); None for clause files
     encoding: str = ""
     warnings: list[str] = field(default_factory=list)
@@ -367,9 +366,13 @@ def _text_unit(
     if decoded.warning:
         unit.warnings.append(decoded.warning)
         logger.warning("%s: %s", doc.doc_id, decoded.warning)
-    prepared, clauses = segment_document(
-        decoded.text, doc.fmt, min_words=min_words, max_chars=max_chars
-    )
+    try:
+        prepared, clauses = segment_document(
+            decoded.text, doc.fmt, min_words=min_words, max_chars=max_chars
+        )
+    except Exception as err:  # a parser failure on one odd document must not end the run
+        unit.skip_reason = f"could not be segmented: {type(err).__name__}: {err}"
+        return unit
     unit.text = prepared
     unit.clauses = [(None, c.start, c.end, c.text) for c in clauses]
     if not clauses:
@@ -384,8 +387,8 @@ def _iter_jsonl_records(fh) -> Iterator[tuple[int, str | None, str | None, str |
             continue
         try:
             item = json.loads(line)
-        except json.JSONDecodeError as err:
-            yield line_no, None, None, f"malformed JSON: {err.msg}"
+        except (ValueError, RecursionError) as err:
+            yield line_no, None, None, f"malformed JSON: {getattr(err, 'msg', err)}"
             continue
         if not isinstance(item, dict):
             yield line_no, None, None, "expected a JSON object with `id` and `text`"
@@ -572,9 +575,13 @@ def _is_complete(doc: InputDocument, blocks: dict[int, tuple[str, dict]]) -> boo
 
 
 def _remove_orphans(parts_dir: Path) -> None:
-    """Parts whose marker never got written (killed in between) and stray temporary files."""
+    """Parts whose marker never got written (killed in between), stray temporary files and
+    process markers of earlier sessions."""
     for path in parts_dir.iterdir():
-        if path.name.startswith(".") and path.name.endswith(".tmp"):
+        name = path.name
+        if (name.startswith(".") and name.endswith(".tmp")) or name.startswith(
+            ("_failed-", "_finished-")
+        ):
             path.unlink(missing_ok=True)
         elif path.suffix == ".jsonl" and not path.with_name(path.stem + ".done.json").exists():
             path.unlink(missing_ok=True)
@@ -591,7 +598,7 @@ def load_predictor(model_dir: str | Path, backend: str = "auto", device: str | N
 
     try:
         return ClausePredictor(model_dir, backend=backend, device=device)
-    except (OSError, ValueError, ImportError, RuntimeError, KeyError) as err:
+    except Exception as err:  # any failure to load is "bad model": one line, not a traceback
         raise RunError(f"cannot load model {model_dir}: {err}") from err
 
 
@@ -687,9 +694,15 @@ class _Dist:
         device = getattr(self.state, "device", None)
         return str(device) if device is not None and device.type == "cuda" else None
 
-    def barrier(self) -> None:
-        if self.state is not None:
-            self.state.wait_for_everyone()
+    def broadcast(self, obj):
+        """The main process's `obj`, on every process."""
+        if self.state is None:
+            return obj
+        from accelerate.utils import broadcast_object_list
+
+        box = [obj]
+        broadcast_object_list(box, from_process=0)
+        return box[0]
 
 
 def _dist_context() -> _Dist:
@@ -923,6 +936,9 @@ def merge_outputs(
             for name in labels:
                 per_label[name]["clauses"] += row[name]
                 per_label[name]["documents"] += int(row[name] > 0)
+        for fh in (out, docs_fh):
+            fh.flush()
+            os.fsync(fh.fileno())
     os.replace(clauses_tmp, output_dir / CLAUSES_FILE)
     os.replace(docs_tmp, output_dir / DOCUMENTS_FILE)
 
@@ -1118,12 +1134,18 @@ def predict_corpus(
         "max_chars": max_chars,
     }
     parts = output_dir / PARTS_DIR
+    # The main process prepares the folder; the others learn the outcome (and the session id)
+    # from it, so a refusal stops every process instead of leaving them waiting.
+    outcome: dict = {}
     if dist.is_main:
-        record = _prepare_run(output_dir, run_info, overwrite)
-    dist.barrier()
-    if not dist.is_main:
-        record = json.loads((output_dir / RUN_FILE).read_text(encoding="utf-8"))
-    session = record["session"]
+        try:
+            outcome = _prepare_run(output_dir, run_info, overwrite)
+        except RunError as err:
+            outcome = {"error": str(err)}
+    outcome = dist.broadcast(outcome)
+    if "error" in outcome:
+        raise RunError(outcome["error"])
+    session = outcome["session"]
 
     docs, input_skipped = expand_inputs(inputs, exclude=output_dir)
     mine = [d for i, d in enumerate(docs) if i % dist.world == dist.index]
@@ -1254,6 +1276,13 @@ def _log_unit(unit: _Unit, summary: dict) -> None:
         )
 
 
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Command-line arguments of `scripts/predict.py`."""
     p = argparse.ArgumentParser(
@@ -1272,21 +1301,24 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("auto", "torch", "onnx", "onnx-int8"),
         help="auto: PyTorch on a GPU, else ONNX int8, ONNX fp32, PyTorch (first available)",
     )
-    p.add_argument("--batch-size", type=int, default=64, help="clauses per forward pass")
+    p.add_argument("--batch-size", type=_positive_int, default=64, help="clauses per forward pass")
     p.add_argument(
-        "--docs-per-chunk", type=int, default=32, help="documents scored and committed together"
+        "--docs-per-chunk",
+        type=_positive_int,
+        default=32,
+        help="documents scored and committed together",
     )
     p.add_argument(
-        "--min-words", type=int, default=None, help="drop fragments under this many words"
+        "--min-words", type=_positive_int, default=None, help="drop fragments under this many words"
     )
     p.add_argument(
         "--max-chars",
-        type=int,
+        type=_positive_int,
         default=None,
         help="split clauses longer than this (default: 4 x the model's max length)",
     )
     p.add_argument(
-        "--report-max-docs", type=int, default=500, help="documents listed in report.html"
+        "--report-max-docs", type=_positive_int, default=500, help="documents listed in report.html"
     )
     p.add_argument("--overwrite", action="store_true", help="discard earlier results in --output")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

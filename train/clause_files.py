@@ -18,20 +18,30 @@ from train.taxonomy import Taxonomy
 EXTRA_FIELDS = ("id", "source", "service", "document", "origin", "license")
 
 
-def _row_from_names(item: dict, taxonomy: Taxonomy, path: Path, line: int) -> tuple[list[int], list[int]]:
+def _row_from_names(
+    item: dict, taxonomy: Taxonomy, path: Path, line: int
+) -> tuple[list[int], list[int]]:
     names = item["labels"]
     annotated = item.get("annotated", list(taxonomy.names))
     for name in [*names, *annotated]:
         if name not in taxonomy.names:
-            raise DataError(path, f"unknown label {name!r} (known: {', '.join(taxonomy.names)})", line)
+            raise DataError(
+                path, f"unknown label {name!r} (known: {', '.join(taxonomy.names)})", line
+            )
     labels = [int(n in names) for n in taxonomy.names]
     mask = [int(n in annotated) for n in taxonomy.names]
     return labels, mask
 
 
 def _check_vector(values, taxonomy: Taxonomy, path: Path, line: int, key: str) -> list[int]:
-    if not isinstance(values, list) or len(values) != len(taxonomy) or any(v not in (0, 1) for v in values):
-        raise DataError(path, f"`{key}` must be {len(taxonomy)} values of 0/1 in taxonomy order", line)
+    if (
+        not isinstance(values, list)
+        or len(values) != len(taxonomy)
+        or any(v not in (0, 1) for v in values)
+    ):
+        raise DataError(
+            path, f"`{key}` must be {len(taxonomy)} values of 0/1 in taxonomy order", line
+        )
     return [int(v) for v in values]
 
 
@@ -50,12 +60,20 @@ def read_jsonl(path: Path, taxonomy: Taxonomy) -> list[dict]:
             if "labels" not in item:
                 raise DataError(path, "missing `labels`", line_no)
             if not isinstance(item["labels"], list):
-                raise DataError(path, "`labels` must be a list (of label names, or of 0/1)", line_no)
+                raise DataError(
+                    path, "`labels` must be a list (of label names, or of 0/1)", line_no
+                )
             if item["labels"] and isinstance(item["labels"][0], str) or item["labels"] == []:
                 labels, mask = _row_from_names(item, taxonomy, path, line_no)
             else:
                 labels = _check_vector(item["labels"], taxonomy, path, line_no, "labels")
-                mask = _check_vector(item.get("label_mask", [1] * len(taxonomy)), taxonomy, path, line_no, "label_mask")
+                mask = _check_vector(
+                    item.get("label_mask", [1] * len(taxonomy)),
+                    taxonomy,
+                    path,
+                    line_no,
+                    "label_mask",
+                )
             rid = str(item.get("id", f"{path.stem}-{line_no}"))
             if rid in seen:
                 raise DataError(path, f"duplicate id {rid!r}", line_no)
@@ -74,9 +92,15 @@ def read_csv(path: Path, taxonomy: Taxonomy) -> list[dict]:
         columns = reader.fieldnames or []
         if "text" not in columns:
             raise DataError(path, "needs a `text` column", 1)
-        unknown = [c for c in columns if c not in taxonomy.names and c not in (*EXTRA_FIELDS, "text")]
+        unknown = [
+            c for c in columns if c not in taxonomy.names and c not in (*EXTRA_FIELDS, "text")
+        ]
         if unknown:
-            raise DataError(path, f"unknown column(s) {unknown}: label columns must be taxonomy labels ({', '.join(taxonomy.names)})", 1)
+            raise DataError(
+                path,
+                f"unknown column(s) {unknown}: label columns must be taxonomy labels ({', '.join(taxonomy.names)})",
+                1,
+            )
         for row in reader:
             line_no = reader.line_num
             text = (row.get("text") or "").strip()
@@ -86,7 +110,9 @@ def read_csv(path: Path, taxonomy: Taxonomy) -> list[dict]:
             for name in taxonomy.names:
                 value = (row.get(name) or "").strip()
                 if value not in ("", "0", "1"):
-                    raise DataError(path, f"column {name!r} must be 1, 0 or empty, got {value!r}", line_no)
+                    raise DataError(
+                        path, f"column {name!r} must be 1, 0 or empty, got {value!r}", line_no
+                    )
                 labels.append(int(value == "1"))
                 mask.append(int(value != ""))
             rid = row.get("id") or f"{path.stem}-{line_no}"

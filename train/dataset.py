@@ -82,13 +82,17 @@ def _corpus_records(raw_dir: Path, hand: dict, cfg: BuildConfig) -> list[ClauseR
             continue
         path = by_name.get(document)
         if path is None:
-            raise DataError(cfg.mined_labels_path, f"corpus document {document!r} not found in {raw_dir}")
+            raise DataError(
+                cfg.mined_labels_path, f"corpus document {document!r} not found in {raw_dir}"
+            )
         if document not in texts:
             texts[document] = path.read_text(encoding="utf-8", errors="replace")
         start, end = (int(x) for x in locator.split(":"))
         text = texts[document][start:end]
         if text_sha1(text) != label.ref.sha1:
-            raise DataError(cfg.mined_labels_path, f"text of {document} [{locator}] changed (hash mismatch)")
+            raise DataError(
+                cfg.mined_labels_path, f"text of {document} [{locator}] changed (hash mismatch)"
+            )
         records.append(
             ClauseRecord(
                 id=f"corpus-{text_sha1(document)[:10]}-{start}-{end}",
@@ -101,11 +105,15 @@ def _corpus_records(raw_dir: Path, hand: dict, cfg: BuildConfig) -> list[ClauseR
             )
         )
     rng = random.Random(cfg.seed)
-    sample = sorted(docs, key=lambda p: text_sha1(f"{cfg.seed}:{p.name}"))[: cfg.corpus_negative_docs]
+    sample = sorted(docs, key=lambda p: text_sha1(f"{cfg.seed}:{p.name}"))[
+        : cfg.corpus_negative_docs
+    ]
     for path in sample:
         _, clauses = segment_document(path.read_text(encoding="utf-8", errors="replace"), "txt")
         pool = [c for c in clauses if not mentions_ai(c.text)]
-        for clause in sorted(rng.sample(pool, min(len(pool), cfg.corpus_negatives_per_doc)), key=lambda c: c.start):
+        for clause in sorted(
+            rng.sample(pool, min(len(pool), cfg.corpus_negatives_per_doc)), key=lambda c: c.start
+        ):
             records.append(
                 ClauseRecord(
                     id=f"corpus-{text_sha1(path.name)[:10]}-{clause.start}-{clause.end}",
@@ -150,7 +158,10 @@ def collect_records(cfg: BuildConfig, taxonomy: Taxonomy, stats: dict) -> list[C
     """Every record from every source, hand labels joined, licence filter applied."""
     raw = cfg.raw_dir
     if not raw.is_dir():
-        raise DataError(raw, "raw data folder not found: set RAW_DIR (e.g. RAW_DIR=../shared/data/raw) or run `make download`")
+        raise DataError(
+            raw,
+            "raw data folder not found: set RAW_DIR (e.g. RAW_DIR=../shared/data/raw) or run `make download`",
+        )
     case_map = sources.load_case_map(cfg.case_map_path, taxonomy)
     hand = load_mined_labels(cfg.mined_labels_path, taxonomy)
     records: list[ClauseRecord] = []
@@ -167,7 +178,9 @@ def collect_records(cfg: BuildConfig, taxonomy: Taxonomy, stats: dict) -> list[C
             records.append(record)
             team["total"] += 1
             team.update(name for name, value in record.labels.items() if value)
-            team["hard_negative"] += int(not record.labels.get("ai_training") and mentions_ai(record.text))
+            team["hard_negative"] += int(
+                not record.labels.get("ai_training") and mentions_ai(record.text)
+            )
     stats["team"] = dict(sorted(team.items()))
     stats["mined"] = _mined_stats(hand)
     seen: set[str] = set()
@@ -284,7 +297,9 @@ def resolve_leakage(
     return splits
 
 
-def _split_items(records: list[ClauseRecord], split_of: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
+def _split_items(
+    records: list[ClauseRecord], split_of: dict[str, str]
+) -> dict[str, list[tuple[str, str]]]:
     items: dict[str, list[tuple[str, str]]] = {s: [] for s in SPLITS}
     for r in sorted(records, key=lambda r: r.id):
         items[split_of[r.service]].append((r.id, r.text))
@@ -309,7 +324,8 @@ def compute_stats(rows: dict[str, list[dict]], taxonomy: Taxonomy) -> dict:
             }
             if name == "ai_training":
                 s["labels"][name]["hard_negative_mentions_ai"] = sum(
-                    r["label_mask"][i] and not r["labels"][i] and mentions_ai(r["text"]) for r in items
+                    r["label_mask"][i] and not r["labels"][i] and mentions_ai(r["text"])
+                    for r in items
                 )
         s["sources"] = dict(sorted(Counter(r["source"] for r in items).items()))
         s["origins"] = dict(sorted(Counter(r["origin"] for r in items).items()))
@@ -341,15 +357,25 @@ def print_stats(stats: dict, taxonomy: Taxonomy, out=sys.stdout) -> None:
     """The table printed at the end of a build (also in the dataset card)."""
     header = f"{'label':<16}" + "".join(f"{s:>22}" for s in SPLITS)
     print(header, file=out)
-    print(f"{'':<16}" + "".join(f"{'pos (team/real) / unmasked':>22}"[-22:] for _ in SPLITS), file=out)
+    print(
+        f"{'':<16}" + "".join(f"{'pos (team/real) / unmasked':>22}"[-22:] for _ in SPLITS), file=out
+    )
     for name in taxonomy.names:
         cells = []
         for split in SPLITS:
             c = stats["splits"][split]["labels"][name]
-            cells.append(f"{c['positive']} ({c['positive_team']}/{c['positive_real']}) / {c['unmasked']}")
+            cells.append(
+                f"{c['positive']} ({c['positive_team']}/{c['positive_real']}) / {c['unmasked']}"
+            )
         print(f"{name:<16}" + "".join(f"{x:>22}" for x in cells), file=out)
-    print(f"{'clauses':<16}" + "".join(f"{stats['splits'][s]['clauses']:>22}" for s in SPLITS), file=out)
-    print(f"{'services':<16}" + "".join(f"{stats['splits'][s]['services']:>22}" for s in SPLITS), file=out)
+    print(
+        f"{'clauses':<16}" + "".join(f"{stats['splits'][s]['clauses']:>22}" for s in SPLITS),
+        file=out,
+    )
+    print(
+        f"{'services':<16}" + "".join(f"{stats['splits'][s]['services']:>22}" for s in SPLITS),
+        file=out,
+    )
 
 
 def dataset_features():
@@ -383,11 +409,15 @@ def build(cfg: BuildConfig) -> dict:
     print(f"reading sources from {cfg.raw_dir}", flush=True)
     records = collect_records(cfg, taxonomy, stats["source_stats"])
     for record in records:
-        record.service = record.service if record.origin == "team" else canonical_service(record.service)
+        record.service = (
+            record.service if record.origin == "team" else canonical_service(record.service)
+        )
     records = merge_duplicates(records)
     split_of = _assign(records, cfg)
     print(f"{len(records)} clauses from {len(split_of)} services; checking leakage", flush=True)
-    splits = resolve_leakage(records, split_of, load_ota_sentences(cfg.raw_dir, cfg.ota_pairs_path), stats)
+    splits = resolve_leakage(
+        records, split_of, load_ota_sentences(cfg.raw_dir, cfg.ota_pairs_path), stats
+    )
     check_no_leakage({s: [(r.id, r.text) for r in recs] for s, recs in splits.items()})
     if any(r.service in FORCED_TEST_SERVICES for s in ("train", "validation") for r in splits[s]):
         raise RuntimeError("a Zoom clause reached train or validation")
@@ -417,7 +447,9 @@ def build(cfg: BuildConfig) -> dict:
     )
     shutil.rmtree(out / "dataset", ignore_errors=True)
     os.replace(staging, out / "dataset")
-    (out / "stats.json").write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (out / "stats.json").write_text(
+        json.dumps(stats, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
     (out / "README.md").write_text(render_dataset_card(stats, taxonomy), encoding="utf-8")
     print_stats(stats, taxonomy)
     print(f"built in {time.time() - t0:.0f}s -> {out}")
@@ -428,7 +460,9 @@ def build(cfg: BuildConfig) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     """Command line: `python -m train.dataset --raw-dir ... --exclude-licenses a,b`."""
     parser = argparse.ArgumentParser(description="Build the ClauseWatch clause dataset.")
-    parser.add_argument("--raw-dir", type=Path, default=default_raw_dir(), help="raw sources (RAW_DIR)")
+    parser.add_argument(
+        "--raw-dir", type=Path, default=default_raw_dir(), help="raw sources (RAW_DIR)"
+    )
     parser.add_argument("--output-dir", type=Path, default=DATA_DIR / "processed")
     parser.add_argument(
         "--exclude-licenses",

@@ -140,8 +140,9 @@ def _reading_order(pairs: list[Alignment]) -> list[Alignment]:
     return sorted(pairs, key=key)
 
 
-class _Scorer:
-    """Scores texts once: in a version history the same changed clause is often seen twice."""
+class CachedScorer:
+    """Scores and flags texts with a predictor, each text once: in a version history the same
+    changed clause is seen by two steps."""
 
     def __init__(self, predictor) -> None:
         self.predictor = predictor
@@ -172,7 +173,7 @@ def diff_documents(
     new_fmt: str | None = None,
     min_similarity: float = DEFAULT_MIN_SIMILARITY,
     *,
-    _scorer: _Scorer | None = None,
+    scorer: CachedScorer | None = None,
 ) -> dict:
     """Align, score and compare two versions of a document (`fmt`: txt, md or html; `new_fmt`
     when the new version has another format). Returns a JSON-ready dict:
@@ -190,7 +191,7 @@ def diff_documents(
     """
     from train.segment import segment_document
 
-    scorer = _scorer or _Scorer(predictor)
+    scorer = scorer or CachedScorer(predictor)
     max_chars = _max_chars(predictor)
     old_prepared, old_clauses = segment_document(old_text, fmt, max_chars=max_chars)
     new_prepared, new_clauses = segment_document(new_text, new_fmt or fmt, max_chars=max_chars)
@@ -317,13 +318,13 @@ def diff_files(
     new_path: str | Path,
     min_similarity: float = DEFAULT_MIN_SIMILARITY,
     *,
-    _scorer: _Scorer | None = None,
+    scorer: CachedScorer | None = None,
 ) -> dict:
     """`diff_documents` over two files (format from the suffix: .txt, .md, .html)."""
     old_raw, old_fmt = read_version(old_path)
     new_raw, new_fmt = read_version(new_path)
     result = diff_documents(
-        predictor, old_raw, new_raw, old_fmt, new_fmt, min_similarity, _scorer=_scorer
+        predictor, old_raw, new_raw, old_fmt, new_fmt, min_similarity, scorer=scorer
     )
     return {"old": str(old_path), "new": str(new_path), **result}
 
@@ -363,7 +364,7 @@ def diff_history(
 ) -> dict:
     """Diff each consecutive pair of a folder of versions named by date; a version that cannot be
     read is left out (with a warning) and the next step compares across it."""
-    scorer = _Scorer(predictor)
+    scorer = CachedScorer(predictor)
     versions, skipped = [], []
     for when, path in list_versions(folder):
         try:
@@ -379,7 +380,7 @@ def diff_history(
         )
     steps = []
     for (old_date, old_path), (new_date, new_path) in zip(versions, versions[1:], strict=False):
-        step = diff_files(predictor, old_path, new_path, min_similarity, _scorer=scorer)
+        step = diff_files(predictor, old_path, new_path, min_similarity, scorer=scorer)
         steps.append({"old_date": old_date.isoformat(), "new_date": new_date.isoformat(), **step})
     return {
         "folder": str(folder),
@@ -592,6 +593,8 @@ def main(argv: list[str] | None = None, predictor=None) -> int:
     _split_fail_on(args)
     configure_logging()
     try:
+        if not 0.0 < args.min_similarity <= 1.0:
+            raise RunError("--min-similarity must be in (0, 1]")
         history = len(args.paths) == 1 and Path(args.paths[0]).is_dir()
         if not history and len(args.paths) != 2:
             raise RunError("give two versions (OLD NEW) or one folder of dated versions")

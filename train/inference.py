@@ -68,7 +68,13 @@ def resolve_model_dirs(path: str | Path) -> dict[str, Path]:
     """Find the PyTorch folder and ONNX folder behind a model folder or an export folder."""
     path = Path(path)
     found: dict[str, Path] = {}
-    candidates = [path, path / "hf", path / "onnx", path.parent / "export" / "hf", path.parent / "export" / "onnx"]
+    candidates = [
+        path,
+        path / "hf",
+        path / "onnx",
+        path.parent / "export" / "hf",
+        path.parent / "export" / "onnx",
+    ]
     for folder in candidates:
         if not (folder / META_FILE).is_file():
             continue
@@ -112,7 +118,9 @@ def choose_backend(found: dict[str, Path], requested: str = "auto") -> str:
 class ClausePredictor:
     """Scores clauses and flags labels with the model's own thresholds."""
 
-    def __init__(self, model_dir: str | Path, backend: str = "auto", device: str | None = None) -> None:
+    def __init__(
+        self, model_dir: str | Path, backend: str = "auto", device: str | None = None
+    ) -> None:
         found = resolve_model_dirs(model_dir)
         self.backend_name = choose_backend(found, backend)
         folder = found[self.backend_name]
@@ -135,4 +143,3 @@ class ClausePredictor:
     def flag(self, probs: np.ndarray) -> np.ndarray:
         """0/1 flags from probabilities with the per-label thresholds."""
         return apply_thresholds(probs, self.thresholds)
-

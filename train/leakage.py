@@ -11,7 +11,6 @@ boilerplate shared by sister services (Facebook / Instagram) differs in exactly 
 from __future__ import annotations
 
 import difflib
-
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -73,7 +72,11 @@ class NearDuplicateIndex:
         """For each text: is it an exact or near duplicate of an indexed text?"""
         norms = [normalize_text(t) for t in texts]
         result = [n in self.exact for n in norms]
-        todo = [i for i, n in enumerate(norms) if not result[i] and len(n.split()) >= MIN_WORDS_FOR_NEAR_DUP]
+        todo = [
+            i
+            for i, n in enumerate(norms)
+            if not result[i] and len(n.split()) >= MIN_WORDS_FOR_NEAR_DUP
+        ]
         for i, mh in zip(todo, _minhashes([norms[i] for i in todo]), strict=True):
             result[i] = any(
                 is_near_duplicate(norms[i], c, self.threshold) for c in self._lsh.query(mh)

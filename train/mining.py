@@ -85,7 +85,10 @@ def iter_candidates(raw_dir: Path, taxonomy: Taxonomy) -> Iterator[Candidate]:
             found = _patterns(clause.text, False)
             if found:
                 ref = Reference(
-                    "tosdr_corpus_text", path.name, f"{clause.start}:{clause.end}", text_sha1(clause.text)
+                    "tosdr_corpus_text",
+                    path.name,
+                    f"{clause.start}:{clause.end}",
+                    text_sha1(clause.text),
                 )
                 yield Candidate(ref, clause.text, sources.corpus_service(path), found)
 
@@ -96,8 +99,12 @@ def write_candidates(candidates: Iterator[Candidate], path: Path) -> int:
     n = 0
     with path.open("w", encoding="utf-8") as fh:
         for candidate in candidates:
-            row = {**asdict(candidate.ref), "service": candidate.service,
-                   "patterns": list(candidate.patterns), "text": candidate.text}
+            row = {
+                **asdict(candidate.ref),
+                "service": candidate.service,
+                "patterns": list(candidate.patterns),
+                "text": candidate.text,
+            }
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             n += 1
     return n

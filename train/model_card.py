@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
@@ -264,7 +265,13 @@ def _evaluation_context(metrics: dict, labels: list[str], built_dataset: bool) -
     }
 
 
-def _data_context(stats: dict | None, config: dict, summary: dict) -> dict:
+def _data_context(stats: dict | None, config: dict, summary: dict, trained_hash: str = "") -> dict:
+    if stats is None and not config:
+        return {
+            "source_rows": [],
+            "data_summary": "Not recorded: the run folder has no `config.yaml`.",
+            "licenses": None,
+        }
     if stats is None:
         data = config.get("data", {})
         files = [
@@ -308,6 +315,19 @@ def _data_context(stats: dict | None, config: dict, summary: dict) -> dict:
         "only, and near-duplicate text never sits in two splits. Licences excluded from this build: "
         f"{excluded}. Clauses per source:"
     )
+    built_hash = stats.get("content_hash", "")
+    if trained_hash and built_hash and trained_hash != built_hash:
+        # The dataset was rebuilt after training: say so rather than describe it as the model's.
+        warnings.warn(
+            f"the built dataset ({built_hash[:12]}) is not the one the model was trained on "
+            f"({trained_hash[:12]}); the card's data counts describe the current build",
+            stacklevel=2,
+        )
+        summary_text = (
+            f"**Note:** the model was trained on dataset `{trained_hash[:12]}`, but the dataset "
+            "was rebuilt since; the counts and licences below describe the current build "
+            f"`{built_hash[:12]}`.\n\n{summary_text}"
+        )
     return {
         "source_rows": rows,
         "data_summary": summary_text,
@@ -383,7 +403,7 @@ def build_model_card(
     repo_id = repo_id or PLACEHOLDER_REPO_ID
     model_name = repo_id.split("/")[-1]
     labels = list(meta.labels)
-    data = _data_context(files["stats"], config, summary)
+    data = _data_context(files["stats"], config, summary, meta.dataset_hash)
     license_id, license_name = card_license(data["licenses"], license)
     base = hub_base_model(meta.base_model)
     dataset_type = dataset_id or "clausewatch-clauses"

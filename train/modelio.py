@@ -56,6 +56,4 @@ def load_meta(folder: str | Path) -> ModelMeta:
 def tokenize_texts(tokenizer, texts: list[str], max_length: int, padding: bool | str = False):
     """Tokenise clauses the same way for training, inference and export (truncate to the model's
     max length; padding is left to the batch collator unless asked for)."""
-    return tokenizer(
-        list(texts), truncation=True, max_length=max_length, padding=padding
-    )
+    return tokenizer(list(texts), truncation=True, max_length=max_length, padding=padding)

@@ -25,8 +25,29 @@ _LEADING_MARKER = re.compile(
     re.IGNORECASE,
 )
 _HTML_BLOCKS = [
-    "p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "td", "th",
-    "table", "section", "article", "blockquote", "pre", "dd", "dt", "header", "main",
+    "p",
+    "div",
+    "li",
+    "ul",
+    "ol",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "tr",
+    "td",
+    "th",
+    "table",
+    "section",
+    "article",
+    "blockquote",
+    "pre",
+    "dd",
+    "dt",
+    "header",
+    "main",
 ]
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
 _MD_DECORATION = "*_`#>|"
@@ -137,7 +158,9 @@ def _is_heading(block: str) -> bool:
         return True
     words = stripped.split()
     # Short lines without final punctuation, or in capitals, are titles rather than clauses.
-    return len(words) <= 8 and (stripped.isupper() or not stripped.endswith((".", ";", ":", "!", "?")))
+    return len(words) <= 8 and (
+        stripped.isupper() or not stripped.endswith((".", ";", ":", "!", "?"))
+    )
 
 
 def segment_text(

@@ -9,13 +9,12 @@ from __future__ import annotations
 import csv
 import json
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import warnings
-
-from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
+from bs4 import MarkupResemblesLocatorWarning
 
 from train.errors import DataError
 from train.records import ClauseRecord
@@ -299,25 +298,33 @@ def _opp115_categories(path: Path) -> dict[int, set[str]]:
     with path.open(encoding="utf-8", newline="") as fh:
         for line_no, row in enumerate(csv.reader(fh), start=1):
             if len(row) < 6 or not row[4].strip().isdigit():
-                raise DataError(path, "expected annotation rows with segment_id and category", line_no)
+                raise DataError(
+                    path, "expected annotation rows with segment_id and category", line_no
+                )
             categories.setdefault(int(row[4]), set()).add(row[5].strip())
     return categories
 
 
 def load_opp115(raw_dir: Path, taxonomy: Taxonomy, stats: dict) -> Iterator[ClauseRecord]:
     """OPP-115 segments with the consolidated (0.75) practice categories mapped to five labels."""
-    consolidation = raw_dir / "opp115" / "OPP-115" / "consolidation" / "threshold-0.75-overlap-similarity"
+    consolidation = (
+        raw_dir / "opp115" / "OPP-115" / "consolidation" / "threshold-0.75-overlap-similarity"
+    )
     for path in opp115_policies(raw_dir):
         annotation_path = consolidation / f"{path.stem}.csv"
         if not annotation_path.is_file():
-            stats["opp115/policies_without_annotations"] = stats.get("opp115/policies_without_annotations", 0) + 1
+            stats["opp115/policies_without_annotations"] = (
+                stats.get("opp115/policies_without_annotations", 0) + 1
+            )
             continue
         categories = _opp115_categories(annotation_path)
         domain = path.stem.split("_", 1)[1] if "_" in path.stem else path.stem
         for index, text in enumerate(read_opp115_segments(path)):
             if not text:
                 continue
-            positives = {OPP115_CATEGORIES[c] for c in categories.get(index, ()) if c in OPP115_CATEGORIES}
+            positives = {
+                OPP115_CATEGORIES[c] for c in categories.get(index, ()) if c in OPP115_CATEGORIES
+            }
             yield ClauseRecord(
                 id=f"opp115-{path.stem}-{index}",
                 text=text,
@@ -374,7 +381,9 @@ def load_team_clauses(
         if not str(item["text"]).strip():
             raise DataError(path, "empty text", line_no)
         if item["id"] in seen:
-            raise DataError(path, f"duplicate id {item['id']!r} (first at {seen[item['id']]})", line_no)
+            raise DataError(
+                path, f"duplicate id {item['id']!r} (first at {seen[item['id']]})", line_no
+            )
         seen[item["id"]] = f"{path}:{line_no}"
         for name in item["labels"]:
             if name not in taxonomy.names:

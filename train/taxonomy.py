@@ -26,7 +26,9 @@ class Taxonomy:
         try:
             return self.names.index(name)
         except ValueError:
-            raise KeyError(f"unknown label {name!r}; known labels: {', '.join(self.names)}") from None
+            raise KeyError(
+                f"unknown label {name!r}; known labels: {', '.join(self.names)}"
+            ) from None
 
     def __len__(self) -> int:
         return len(self.names)

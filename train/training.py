@@ -99,11 +99,15 @@ def load_splits(cfg: Config, taxonomy: Taxonomy):
     for name in ds:
         width = len(ds[name][0]["labels"])
         if width != len(taxonomy):
-            raise DataError(name, f"clauses carry {width} labels but the taxonomy has {len(taxonomy)}")
+            raise DataError(
+                name, f"clauses carry {width} labels but the taxonomy has {len(taxonomy)}"
+            )
     return ds, dataset_hash
 
 
-def positive_weights(labels: np.ndarray, mask: np.ndarray, mode: str, cap: float) -> np.ndarray | None:
+def positive_weights(
+    labels: np.ndarray, mask: np.ndarray, mode: str, cap: float
+) -> np.ndarray | None:
     """Per-label weight of positives in the loss, from unmasked counts (None when mode is `none`)."""
     if mode == "none":
         return None
@@ -228,7 +232,9 @@ def _setup_wandb(cfg: Config, run_dir: Path) -> None:
     if not os.environ.get("WANDB_MODE"):
         has_key = bool(os.environ.get("WANDB_API_KEY"))
         netrc = Path.home() / ".netrc"
-        has_key = has_key or (netrc.is_file() and "api.wandb.ai" in netrc.read_text(errors="ignore"))
+        has_key = has_key or (
+            netrc.is_file() and "api.wandb.ai" in netrc.read_text(errors="ignore")
+        )
         if not has_key:
             os.environ["WANDB_MODE"] = "offline"
             print("wandb: no API key configured, logging offline (upload later with `wandb sync`)")
@@ -314,6 +320,7 @@ def train(cfg: Config) -> Path:
         EarlyStoppingCallback,
         set_seed,
     )
+
     t0 = time.time()
     t = cfg.training
     if t.torch_threads:
@@ -394,7 +401,9 @@ def train(cfg: Config) -> Path:
     val_labels, val_mask = pred.label_ids
     probs = sigmoid(logits)
     thresholds = tune_thresholds(probs, val_labels, val_mask)
-    val_metrics = multilabel_metrics(apply_thresholds(probs, thresholds), val_labels, val_mask, label_names, probs)
+    val_metrics = multilabel_metrics(
+        apply_thresholds(probs, thresholds), val_labels, val_mask, label_names, probs
+    )
 
     # --- save the self-describing model folder (main process only)
     model_dir = run_dir / "model"
@@ -429,7 +438,9 @@ def train(cfg: Config) -> Path:
             "hardware": _hardware(),
             "log_history": trainer.state.log_history,
         }
-        (run_dir / "train_summary.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
+        (run_dir / "train_summary.json").write_text(
+            json.dumps(summary, indent=2, default=float) + "\n"
+        )
         _link_latest(run_dir)
         print(f"validation macro-F1 (tuned thresholds): {val_metrics['macro_f1']:.3f}")
         print(f"model saved to {model_dir}")
@@ -439,7 +450,11 @@ def train(cfg: Config) -> Path:
 def _hardware() -> dict:
     import torch
 
-    info = {"python": sys.version.split()[0], "torch": torch.__version__, "platform": platform.platform()}
+    info = {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+    }
     info["cpu_count"] = os.cpu_count()
     info["torch_threads"] = torch.get_num_threads()
     if torch.cuda.is_available():
@@ -455,8 +470,12 @@ def main(argv: list[str] | None = None) -> Path:
     from train.config import config_help
 
     parser = argparse.ArgumentParser(description="Fine-tune a ClauseWatch model.")
-    parser.add_argument("--config", default=str(REPO_ROOT / "configs" / "base.yaml"), help="YAML config")
-    parser.add_argument("overrides", nargs="*", help="section.key=value, e.g. training.num_train_epochs=1")
+    parser.add_argument(
+        "--config", default=str(REPO_ROOT / "configs" / "base.yaml"), help="YAML config"
+    )
+    parser.add_argument(
+        "overrides", nargs="*", help="section.key=value, e.g. training.num_train_epochs=1"
+    )
     parser.add_argument("--help-config", action="store_true", help="list every config key and exit")
     args = parser.parse_args(argv)
     if args.help_config:

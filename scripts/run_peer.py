@@ -1,0 +1,49 @@
+"""Reproduce a peer's task with ClauseWatch's training code: prepare the data if missing, train
+each fold, score the model and the TF-IDF baseline, write outputs/peers/<task>/results.json.
+
+`python scripts/run_peer.py claudette --folds 0 [section.key=value ...]`
+"""
+
+import argparse
+import os
+
+from train.errors import ConfigError, DataError
+from train.peers import DEFAULT_SEED, OUTPUT_ROOT, PEERS_DIR, TASKS, run_peer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("task", choices=TASKS)
+    parser.add_argument(
+        "overrides", nargs="*", help="config overrides, e.g. training.num_train_epochs=1"
+    )
+    parser.add_argument(
+        "--folds", type=int, nargs="+", default=None, help="CLAUDETTE folds (default: all)"
+    )
+    parser.add_argument("--config", default=None, help="default: configs/<task>.yaml")
+    parser.add_argument(
+        "--raw-dir", default=os.environ.get("RAW_DIR", "data/raw"), help="raw sources (RAW_DIR)"
+    )
+    parser.add_argument("--data-dir", default=str(PEERS_DIR), help="prepared peer data")
+    parser.add_argument("--output-root", default=str(OUTPUT_ROOT), help="runs: <root>/<task>/")
+    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (0: none)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="data split seed")
+    args = parser.parse_args()
+    try:
+        run_peer(
+            args.task,
+            folds=args.folds,
+            raw_dir=args.raw_dir,
+            config=args.config,
+            overrides=args.overrides,
+            output_root=args.output_root,
+            data_dir=args.data_dir,
+            n_bootstrap=args.bootstrap,
+            seed=args.seed,
+        )
+    except (DataError, ConfigError, ValueError) as err:
+        raise SystemExit(f"error: {err}") from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,285 @@
+"""Policy diff (`train.diff`, `scripts/diff.py`): alignment cases, flags that appear or
+disappear (with a deterministic keyword predictor), `--fail-on`, reports and version histories."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from train.diff import align_clauses, diff_documents, diff_history, main, version_date
+
+LABELS = [
+    "ai_training",
+    "content_license",
+    "data_collection",
+    "data_sharing",
+    "data_retention",
+    "terms_change",
+    "user_control",
+]
+
+
+class FakePredictor:
+    """The ClausePredictor interface with rules instead of a model: `ai_training` when a clause
+    says "train" and not "not"; `content_license` when it says "perpetual". Records what it scores."""
+
+    def __init__(self) -> None:
+        self.labels = list(LABELS)
+        self.thresholds = np.full(len(LABELS), 0.5)
+        self.meta = SimpleNamespace(max_length=128)
+        self.scored: list[str] = []
+
+    def predict_proba(self, texts, batch_size=64):
+        self.scored += list(texts)
+        probs = np.full((len(texts), len(LABELS)), 0.1)
+        for i, text in enumerate(texts):
+            t = text.lower()
+            if "train" in t and "not" not in t:
+                probs[i, 0] = 0.9
+            if "perpetual" in t:
+                probs[i, 1] = 0.8
+        return probs
+
+    def flag(self, probs):
+        return (np.asarray(probs) >= self.thresholds).astype(np.int64)
+
+
+LICENCE = "You grant us a worldwide licence to host your content so we can run the service."
+COLLECT = "We collect your location and device information when you use the service."
+CHANGE = "We may change these terms at any time and continued use means acceptance."
+OPT_OUT = "You can opt out of marketing emails in your account settings."
+TRAIN = "We may use your content and service generated data to train our AI models."
+NO_TRAIN = "We do not use your content or service generated data to train our AI models."
+
+
+def doc(*clauses: str, title: str = "# Terms of Service") -> str:
+    return title + "\n\n" + "\n\n".join(clauses) + "\n"
+
+
+def kinds(old: list[str], new: list[str]) -> list[tuple[str, int | None, int | None]]:
+    return [(a.change, a.old, a.new) for a in align_clauses(old, new)]
+
+
+def test_alignment_unchanged_ignores_case_spacing_and_punctuation():
+    old = [LICENCE, COLLECT]
+    new = [LICENCE.upper(), COLLECT.replace(" ", "  ").rstrip(".")]
+    assert kinds(old, new) == [("unchanged", 0, 0), ("unchanged", 1, 1)]
+
+
+def test_alignment_added_and_removed():
+    assert kinds([LICENCE, CHANGE], [LICENCE, TRAIN, CHANGE]) == [
+        ("unchanged", 0, 0),
+        ("added", None, 1),
+        ("unchanged", 1, 2),
+    ]
+    assert kinds([LICENCE, OPT_OUT, CHANGE], [LICENCE, CHANGE]) == [
+        ("unchanged", 0, 0),
+        ("removed", 1, None),  # listed where it used to be
+        ("unchanged", 2, 1),
+    ]
+
+
+def test_alignment_modified_pairs_similar_clauses_one_to_one():
+    alignment = align_clauses([LICENCE, TRAIN, OPT_OUT], [LICENCE, NO_TRAIN, COLLECT])
+    assert [(a.change, a.old, a.new) for a in alignment] == [
+        ("unchanged", 0, 0),
+        ("modified", 1, 1),
+        ("removed", 2, None),  # too different from COLLECT to be a modification
+        ("added", None, 2),
+    ]
+    assert 0.6 <= alignment[1].similarity < 1.0
+
+
+def test_alignment_moved_clause():
+    old = [LICENCE, COLLECT, CHANGE, OPT_OUT]
+    new = [LICENCE, CHANGE, OPT_OUT, COLLECT]
+    assert kinds(old, new) == [
+        ("unchanged", 0, 0),
+        ("unchanged", 2, 1),
+        ("unchanged", 3, 2),
+        ("moved", 1, 3),
+    ]
+
+
+def test_diff_reports_newly_flagged_added_clause_and_scores_only_changes():
+    predictor = FakePredictor()
+    result = diff_documents(
+        predictor, doc(LICENCE, COLLECT, CHANGE), doc(LICENCE, COLLECT, TRAIN, CHANGE), "md"
+    )
+    assert result["counts"] == {"unchanged": 3, "moved": 0, "modified": 0, "added": 1, "removed": 0}
+    assert predictor.scored == [TRAIN]  # unchanged clauses are not scored
+    [item] = result["newly_flagged"]
+    assert (item["change"], item["text"], item["labels"], item["new_labels"]) == (
+        "added",
+        TRAIN,
+        ["ai_training"],
+        ["ai_training"],
+    )
+    assert item["scores"]["ai_training"] == pytest.approx(0.9)
+    new_text = doc(LICENCE, COLLECT, TRAIN, CHANGE)
+    assert new_text[item["start"] : item["end"]] == TRAIN
+    assert result["no_longer_flagged"] == []
+
+
+def test_diff_stance_flip_is_modified_and_no_longer_flagged():
+    predictor = FakePredictor()
+    result = diff_documents(
+        predictor, doc(LICENCE, TRAIN, CHANGE), doc(LICENCE, NO_TRAIN, CHANGE), "md"
+    )
+    assert result["counts"]["modified"] == 1
+    assert result["newly_flagged"] == []
+    [item] = result["no_longer_flagged"]
+    assert item["change"] == "modified"
+    assert (item["text"], item["labels"], item["lost_labels"]) == (
+        TRAIN,
+        ["ai_training"],
+        ["ai_training"],
+    )
+    assert (item["new_text"], item["new_text_labels"]) == (NO_TRAIN, [])
+    assert sorted(predictor.scored) == sorted([TRAIN, NO_TRAIN])
+
+    reverse = diff_documents(FakePredictor(), doc(LICENCE, NO_TRAIN), doc(LICENCE, TRAIN), "md")
+    [item] = reverse["newly_flagged"]
+    assert (item["change"], item["old_text"], item["old_labels"]) == ("modified", NO_TRAIN, [])
+
+
+def test_diff_modified_clause_keeps_old_labels_out_of_new_labels():
+    old = "We may use your content to train our AI models."
+    new = "We may use your content to train our AI models under a perpetual licence."
+    result = diff_documents(FakePredictor(), doc(old), doc(new), "md")
+    [item] = result["newly_flagged"]
+    assert item["labels"] == ["ai_training", "content_license"]
+    assert item["new_labels"] == ["content_license"]  # ai_training was already there
+
+
+def test_diff_moved_and_removed_clauses():
+    predictor = FakePredictor()
+    result = diff_documents(
+        predictor, doc(TRAIN, LICENCE, CHANGE, OPT_OUT), doc(LICENCE, CHANGE, TRAIN), "md"
+    )
+    assert result["counts"] == {"unchanged": 2, "moved": 1, "modified": 0, "added": 0, "removed": 1}
+    assert result["newly_flagged"] == []  # a moved flagged clause is not new
+    assert predictor.scored == [OPT_OUT]
+    # reading order of the new version; the removed clause sits after its old neighbour CHANGE
+    assert [c["change"] for c in result["changes"]] == ["removed", "moved"]
+
+    dropped = diff_documents(FakePredictor(), doc(LICENCE, TRAIN), doc(LICENCE), "md")
+    [item] = dropped["no_longer_flagged"]
+    assert (item["change"], item["lost_labels"], "new_text" in item) == (
+        "removed",
+        ["ai_training"],
+        False,
+    )
+
+
+def test_diff_html_versions(tmp_path):
+    old = "<html><body><h1>Terms</h1><p>We collect your location and <b>device</b> information.</p></body></html>"
+    new = old.replace("</p>", "</p><p>We may use your content to <i>train</i> our AI models.</p>")
+    result = diff_documents(FakePredictor(), old, new, "html")
+    assert [i["text"] for i in result["newly_flagged"]] == [
+        "We may use your content to train our AI models."
+    ]
+
+
+@pytest.fixture
+def versions(tmp_path) -> SimpleNamespace:
+    (tmp_path / "old.md").write_text(doc(LICENCE, COLLECT, CHANGE), encoding="utf-8")
+    (tmp_path / "new.md").write_text(doc(LICENCE, COLLECT, TRAIN, CHANGE), encoding="utf-8")
+    (tmp_path / "fixed.md").write_text(doc(LICENCE, COLLECT, NO_TRAIN, CHANGE), encoding="utf-8")
+    return SimpleNamespace(
+        old=tmp_path / "old.md", new=tmp_path / "new.md", fixed=tmp_path / "fixed.md"
+    )
+
+
+def test_cli_fail_on_exits_1_only_for_new_flags(versions, tmp_path, capsys):
+    argv = ["--model", "unused", "--fail-on", "ai_training"]
+    assert main([*argv, str(versions.old), str(versions.new)], predictor=FakePredictor()) == 1
+    captured = capsys.readouterr()
+    assert "NEWLY FLAGGED ai_training" in captured.out and "FAIL" in captured.err
+    # the flag disappearing (and no --fail-on label appearing) is not a failure
+    assert main([*argv, str(versions.new), str(versions.fixed)], predictor=FakePredictor()) == 0
+    assert "no longer flagged ai_training" in capsys.readouterr().out
+    assert (
+        main(["--model", "unused", str(versions.old), str(versions.new)], predictor=FakePredictor())
+        == 0
+    )
+    argv = ["--model", "unused", "--fail-on", "content_license"]
+    assert main([*argv, str(versions.old), str(versions.new)], predictor=FakePredictor()) == 0
+
+
+def test_cli_fail_on_unknown_label_exits_2(versions, capsys):
+    argv = ["--model", "unused", "--fail-on", "ai-training", str(versions.old), str(versions.new)]
+    assert main(argv, predictor=FakePredictor()) == 2
+    assert "unknown label(s) ai-training" in capsys.readouterr().err
+
+
+def test_cli_writes_json_and_html(versions, tmp_path):
+    out_json, out_html = tmp_path / "r" / "diff.json", tmp_path / "r" / "diff.html"
+    argv = ["--model", "unused", str(versions.old), str(versions.new), "--json", str(out_json)]
+    assert main([*argv, "--html", str(out_html)], predictor=FakePredictor()) == 0
+    result = json.loads(out_json.read_text())
+    assert (result["old"], result["new"]) == (str(versions.old), str(versions.new))
+    assert [i["text"] for i in result["newly_flagged"]] == [TRAIN]
+    assert set(result["newly_flagged"][0]) >= {"text", "labels", "new_labels", "scores", "change"}
+    assert result["no_longer_flagged"] == []
+    html = out_html.read_text()
+    assert "<h3>Newly flagged (1)</h3>" in html and TRAIN in html
+
+
+def test_cli_errors_exit_2(versions, tmp_path, capsys):
+    assert main(["--model", "unused", str(versions.old)], predictor=FakePredictor()) == 2
+    (tmp_path / "bin.md").write_bytes(b"\x00\x01binary")
+    assert (
+        main(
+            ["--model", "unused", str(versions.old), str(tmp_path / "bin.md")],
+            predictor=FakePredictor(),
+        )
+        == 2
+    )
+    assert "binary" in capsys.readouterr().err
+    assert main(["--model", str(tmp_path / "no-model"), str(versions.old), str(versions.new)]) == 2
+    assert "no model found" in capsys.readouterr().err
+
+
+def test_version_dates_and_history_order(tmp_path, capsys):
+    assert version_date("2023-03-01-zoom.md").isoformat() == "2023-03-01"
+    assert version_date("zoom_20230807.html").isoformat() == "2023-08-07"
+    assert version_date("terms-v2.md") is None
+    # name order differs from date order: "2023-03..." < "20230101..." < "tos-2023..."
+    (tmp_path / "20230101-tos.txt").write_text(doc(LICENCE, COLLECT, title="Terms"))
+    (tmp_path / "2023-03-01_tos.md").write_text(doc(LICENCE, COLLECT, TRAIN))
+    (tmp_path / "tos-2023-08-07.md").write_text(doc(LICENCE, COLLECT, NO_TRAIN))
+    (tmp_path / "README.md").write_text("Versions of the terms.")
+    history = diff_history(FakePredictor(), tmp_path)
+    assert [Path(v["path"]).name for v in history["versions"]] == [
+        "20230101-tos.txt",
+        "2023-03-01_tos.md",
+        "tos-2023-08-07.md",
+    ]
+    first, second = history["steps"]
+    assert (first["old_date"], first["new_date"]) == ("2023-01-01", "2023-03-01")
+    assert [i["text"] for i in first["newly_flagged"]] == [TRAIN]
+    assert [i["text"] for i in second["no_longer_flagged"]] == [TRAIN]
+    assert second["newly_flagged"] == []
+    # --fail-on over the whole history (the folder form of `make diff OLD=folder`)
+    argv = ["--model", "unused", "--fail-on", "ai_training", str(tmp_path)]
+    assert main(argv, predictor=FakePredictor()) == 1
+    out = capsys.readouterr().out
+    assert out.index("20230101-tos.txt ->") < out.index("2023-03-01_tos.md -> ")
+
+
+def test_real_model_through_the_cli(versions, tmp_path, tiny_trained_model, capsys):
+    """The tiny fine-tuned model through ClausePredictor (torch), with `make diff`'s argument
+    order: ARGS (here --fail-on) before OLD NEW."""
+    out_json = tmp_path / "d.json"
+    argv = ["--model", str(tiny_trained_model), "--backend", "torch", "--json", str(out_json)]
+    status = main([*argv, "--fail-on", "ai_training", str(versions.old), str(versions.new)])
+    result = json.loads(out_json.read_text())
+    assert result["counts"] == {"unchanged": 3, "moved": 0, "modified": 0, "added": 1, "removed": 0}
+    flagged = [i for i in result["newly_flagged"] if "ai_training" in i["new_labels"]]
+    assert status == (1 if flagged else 0), capsys.readouterr().err
+    assert all(set(i["scores"]) == set(LABELS) for i in result["newly_flagged"])

@@ -1,0 +1,643 @@
+"""Peers' tasks reproduced with ClauseWatch's own training and evaluation code.
+
+Two published tasks, each with its own taxonomy (`data/peers/<task>_taxonomy.yaml`) and its own
+data, written as JSONL in the built-dataset row format so `data.train_file` & co. read them:
+
+- `claudette`: CLAUDETTE unfair-clause detection (the task of LexGLUE's UNFAIR-ToS), one sentence
+  at a time, 8 categories. A category is positive when the sentence carries its tag at degree 2
+  (potentially unfair) or 3 (clearly unfair); degree 1 (clearly fair) and no tag are negatives.
+  `pinc` and `countrym` are not among the 8 and are ignored. The corpus's own document-level folds
+  (`corpus/lists/LIST_TRAIN_k.txt` / `LIST_TEST_k.txt`) give `fold{k}/{train,validation,test}.jsonl`;
+  validation is a seeded-hash choice of 10% of each fold's training documents.
+- `opp115`: OPP-115 segments with the 10 practice categories of the 0.75 consolidation. Segments
+  with no consolidated annotation (and empty ones) are dropped, as in the usual setup. Policies are
+  grouped: each policy lies in one split (75/10/15 of the segments, seeded), never in two.
+
+Scoring follows LexGLUE's micro and macro F1 over the task's labels, *without* an extra
+"fair"/"none" class: a sentence with no label counts only through its false positives.
+Every label is annotated on every row (`label_mask` all 1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from train.errors import DataError
+from train.sources import (
+    LICENSES,
+    _opp115_categories,
+    claudette_documents,
+    opp115_policies,
+    read_claudette_document,
+    read_opp115_segments,
+)
+from train.splits import SPLITS, assign_splits
+from train.taxonomy import REPO_ROOT, Taxonomy, load_taxonomy
+
+TASKS = ("claudette", "opp115")
+# The labels each task's taxonomy must have (its order is the taxonomy file's).
+CLAUDETTE_CATEGORIES = ("a", "ch", "cr", "j", "law", "ltd", "ter", "use")
+PEERS_DIR = REPO_ROOT / "data" / "peers"
+CONFIGS_DIR = REPO_ROOT / "configs"
+OUTPUT_ROOT = Path("outputs") / "peers"
+DEFAULT_SEED = 0
+
+# CLAUDETTE tags that are not one of the 8 categories: privacy policy incorporated by reference,
+# and a country marker that `list_tags.txt` does not even list.
+CLAUDETTE_IGNORED_TAGS = frozenset({"pinc", "countrym"})
+CLAUDETTE_POSITIVE_DEGREES = frozenset({"2", "3"})
+# About 4 of a fold's 40 training documents become its validation documents.
+CLAUDETTE_VALIDATION_SHARE = 0.1
+_TAG = re.compile(r"([a-z]+?)([123])?")
+
+# OPP-115 category (as written in the consolidation CSVs) -> label of the OPP-115 taxonomy.
+OPP115_PEER_CATEGORIES = {
+    "First Party Collection/Use": "first_party_collection_use",
+    "Third Party Sharing/Collection": "third_party_sharing_collection",
+    "User Choice/Control": "user_choice_control",
+    "User Access, Edit and Deletion": "user_access_edit_deletion",
+    "Data Retention": "data_retention",
+    "Data Security": "data_security",
+    "Policy Change": "policy_change",
+    "Do Not Track": "do_not_track",
+    "International and Specific Audiences": "international_specific_audiences",
+    "Other": "other",
+}
+OPP115_RATIOS = {"train": 0.75, "validation": 0.10, "test": 0.15}
+OPP115_CONSOLIDATION = Path("opp115/OPP-115/consolidation/threshold-0.75-overlap-similarity")
+
+# Published test macro-F1 (in %) quoted beside ours. Not the same data or split: see `note`.
+PUBLISHED = {
+    "claudette": {
+        "source": "LexGLUE README, UNFAIR-ToS (github.com/coastalcph/lex-glue; Chalkidis et al., "
+        "ACL 2022)",
+        "metric": "macro_f1",
+        "scores": {"Legal-BERT": 83.0, "BERT": 81.3, "TF-IDF+SVM": 75.0},
+        "note": "older 2019 CLAUDETTE corpus (50 ToS) with LexGLUE's own train/dev/test split, "
+        "not these document folds; LexGLUE's scorer also adds a 'none' column to gold and "
+        "predictions, which our 8-label scores do not have",
+    },
+    "opp115": {
+        "source": "PrivacyGLUE, OPP-115 (Shankar et al., Applied Sciences 2023)",
+        "metric": "macro_f1",
+        "scores": {"PrivBERT": 82.1, "BERT-base": 78.4},
+        "note": "PrivacyGLUE's own OPP-115 split, not this seeded policy split",
+    },
+}
+
+
+# ----------------------------------------------------------------------------- common
+
+
+def task_taxonomy_path(task: str) -> Path:
+    """`data/peers/<task>_taxonomy.yaml`."""
+    _check_task(task)
+    return PEERS_DIR / f"{task}_taxonomy.yaml"
+
+
+def _check_task(task: str) -> None:
+    if task not in TASKS:
+        raise ValueError(f"unknown peer task {task!r}; choose from {', '.join(TASKS)}")
+
+
+def _hash_order(names: Sequence[str], seed: int) -> list[str]:
+    """`names` in a seeded, platform-independent order."""
+    return sorted(names, key=lambda n: hashlib.sha1(f"{seed}:{n}".encode()).hexdigest())
+
+
+def _row(rid: str, text: str, labels: list[int], source: str, service: str, document: str) -> dict:
+    return {
+        "id": rid,
+        "text": text,
+        "labels": labels,
+        "label_mask": [1] * len(labels),
+        "source": source,
+        "service": service,
+        "document": document,
+        "origin": "real",
+        "license": LICENSES[source],
+    }
+
+
+def write_jsonl(path: Path, rows: Sequence[dict]) -> None:
+    """Rows as JSONL, written atomically (same rows, same bytes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    os.replace(tmp, path)
+
+
+def split_stats(rows: Sequence[dict], label_names: Sequence[str]) -> dict:
+    """Clauses, documents and positives per label of one split."""
+    return {
+        "clauses": len(rows),
+        "documents": len({r["document"] for r in rows}),
+        "positives": {
+            name: sum(r["labels"][j] for r in rows) for j, name in enumerate(label_names)
+        },
+        "no_label": sum(1 for r in rows if not any(r["labels"])),
+    }
+
+
+# ----------------------------------------------------------------------------- CLAUDETTE
+
+
+def claudette_labels(
+    tags: Sequence[str], label_names: Sequence[str], path: Path, line: int
+) -> list[int]:
+    """0/1 per category: positive only at degree 2 or 3. Unknown tags are errors."""
+    positive = set()
+    for tag in tags:
+        match = _TAG.fullmatch(tag)
+        category, degree = (match.group(1), match.group(2)) if match else (tag, None)
+        if category in CLAUDETTE_IGNORED_TAGS:
+            continue
+        if category not in label_names or degree is None:
+            raise DataError(
+                path,
+                f"unknown tag {tag!r}: expected <category><degree 1-3> with a category of "
+                f"{', '.join(label_names)} (or pinc/countrym, which are ignored)",
+                line,
+            )
+        if degree in CLAUDETTE_POSITIVE_DEGREES:
+            positive.add(category)
+    return [int(name in positive) for name in label_names]
+
+
+def claudette_rows(raw_dir: Path, document: str, taxonomy: Taxonomy) -> list[dict]:
+    """Every non-empty sentence of one CLAUDETTE document, labelled with the 8 categories."""
+    tag_path = (
+        raw_dir / "claudette_multilingual_en" / "corpus" / "tags" / "en" / "original"
+    ) / f"{document}.txt"
+    rows = []
+    for index, (sentence, tags) in enumerate(read_claudette_document(raw_dir, document)):
+        labels = claudette_labels(tags, taxonomy.names, tag_path, index + 1)
+        if not sentence:
+            continue
+        rows.append(
+            _row(
+                f"claudette-{document}-{index}",
+                sentence,
+                labels,
+                "claudette_multilingual_en",
+                document,
+                document,
+            )
+        )
+    return rows
+
+
+def _read_list(path: Path, known: set[str]) -> list[str]:
+    if not path.is_file():
+        raise DataError(path, "fold list not found (expected corpus/lists/LIST_TRAIN_k.txt)")
+    names = []
+    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        name = line.strip()
+        if not name:
+            continue
+        name = name[:-4] if name.endswith(".txt") else name
+        if name not in known:
+            raise DataError(path, f"document {name!r} has no sentence file", line_no)
+        names.append(name)
+    if not names:
+        raise DataError(path, "empty fold list")
+    return names
+
+
+def claudette_folds(raw_dir: Path) -> dict[int, tuple[list[str], list[str]]]:
+    """`{k: (train documents, test documents)}` from `corpus/lists/LIST_{TRAIN,TEST}_k.txt`."""
+    lists = raw_dir / "claudette_multilingual_en" / "corpus" / "lists"
+    known = set(claudette_documents(raw_dir))
+    if not known:
+        raise DataError(
+            lists.parent / "sentences" / "en" / "original", "no CLAUDETTE sentence files"
+        )
+    ks = sorted(
+        int(m.group(1))
+        for p in lists.glob("LIST_TEST_*.txt")
+        if (m := re.fullmatch(r"LIST_TEST_(\d+)\.txt", p.name))
+    )
+    if not ks:
+        raise DataError(lists, "no fold lists LIST_TEST_k.txt / LIST_TRAIN_k.txt")
+    folds = {}
+    for k in ks:
+        train_path, test_path = lists / f"LIST_TRAIN_{k}.txt", lists / f"LIST_TEST_{k}.txt"
+        train, test = _read_list(train_path, known), _read_list(test_path, known)
+        both = sorted(set(train) & set(test))
+        if both:
+            raise DataError(test_path, f"documents also in {train_path.name}: {', '.join(both)}")
+        folds[k] = (train, test)
+    return folds
+
+
+def hold_out_documents(
+    documents: Sequence[str], seed: int, share: float = CLAUDETTE_VALIDATION_SHARE
+) -> tuple[list[str], list[str]]:
+    """(train, validation) documents: the first `share` (at least one) in a seeded hash order."""
+    n = max(1, round(share * len(documents)))
+    if n >= len(documents):
+        raise ValueError(f"cannot hold out {n} validation documents from {len(documents)}")
+    validation = set(_hash_order(documents, seed)[:n])
+    return (
+        sorted(d for d in documents if d not in validation),
+        sorted(validation),
+    )
+
+
+def prepare_claudette(
+    raw_dir: Path, out_dir: Path, taxonomy: Taxonomy, seed: int = DEFAULT_SEED
+) -> dict:
+    """Write `fold{k}/{train,validation,test}.jsonl` for every fold; returns the statistics."""
+    folds = claudette_folds(raw_dir)
+    cache: dict[str, list[dict]] = {}
+
+    def rows_of(documents: Sequence[str]) -> list[dict]:
+        for d in documents:
+            if d not in cache:
+                cache[d] = claudette_rows(raw_dir, d, taxonomy)
+        return [r for d in sorted(documents) for r in cache[d]]
+
+    stats: dict = {"task": "claudette", "seed": seed, "folds": {}}
+    for k, (train_docs, test_docs) in folds.items():
+        train_docs, val_docs = hold_out_documents(train_docs, seed)
+        split_docs = {"train": train_docs, "validation": val_docs, "test": sorted(test_docs)}
+        fold_stats = {}
+        for split, documents in split_docs.items():
+            rows = rows_of(documents)
+            write_jsonl(out_dir / f"fold{k}" / f"{split}.jsonl", rows)
+            fold_stats[split] = {**split_stats(rows, taxonomy.names), "document_names": documents}
+        stats["folds"][str(k)] = fold_stats
+    return stats
+
+
+# ----------------------------------------------------------------------------- OPP-115
+
+
+def opp115_rows(
+    raw_dir: Path, taxonomy: Taxonomy, stats: dict | None = None
+) -> dict[str, list[dict]]:
+    """Annotated segments of every OPP-115 policy, keyed by policy (file stem)."""
+    stats = {} if stats is None else stats
+    policies = opp115_policies(raw_dir)
+    if not policies:
+        raise DataError(
+            raw_dir / "opp115" / "OPP-115" / "sanitized_policies", "no OPP-115 policies (*.html)"
+        )
+    consolidation = raw_dir / OPP115_CONSOLIDATION
+    out: dict[str, list[dict]] = {}
+    for path in policies:
+        annotation_path = consolidation / f"{path.stem}.csv"
+        if not annotation_path.is_file():
+            # As the dataset builder does: a policy without consolidated annotations is skipped.
+            stats["policies_without_annotations"] = stats.get("policies_without_annotations", 0) + 1
+            continue
+        categories = _opp115_categories(annotation_path)
+        segments = read_opp115_segments(path)
+        for index, names in sorted(categories.items()):
+            if index >= len(segments):
+                raise DataError(
+                    annotation_path,
+                    f"segment {index} annotated, but {path.name} has {len(segments)} segments",
+                )
+            unknown = sorted(n for n in names if n not in OPP115_PEER_CATEGORIES)
+            if unknown:
+                raise DataError(annotation_path, f"unknown OPP-115 categories {unknown}")
+        domain = path.stem.split("_", 1)[1] if "_" in path.stem else path.stem
+        rows = []
+        for index, text in enumerate(segments):
+            if not text or index not in categories:
+                stats["segments_dropped"] = stats.get("segments_dropped", 0) + 1
+                continue
+            positive = {OPP115_PEER_CATEGORIES[c] for c in categories[index]}
+            labels = [int(name in positive) for name in taxonomy.names]
+            rows.append(
+                _row(f"opp115-{path.stem}-{index}", text, labels, "opp115", domain, path.stem)
+            )
+        if rows:
+            out[path.stem] = rows
+    return out
+
+
+def split_policies(policy_sizes: dict[str, int], seed: int = DEFAULT_SEED) -> dict[str, str]:
+    """Policy -> split, 75/10/15 of the segments, each policy in one split (seeded)."""
+    strata = {policy: "opp115" for policy in policy_sizes}
+    return assign_splits(policy_sizes, strata, OPP115_RATIOS, seed)
+
+
+def prepare_opp115(
+    raw_dir: Path, out_dir: Path, taxonomy: Taxonomy, seed: int = DEFAULT_SEED
+) -> dict:
+    """Write `{train,validation,test}.jsonl`; returns the statistics."""
+    stats: dict = {"task": "opp115", "seed": seed}
+    by_policy = opp115_rows(raw_dir, taxonomy, stats)
+    assignment = split_policies({p: len(rows) for p, rows in by_policy.items()}, seed)
+    for split in SPLITS:
+        policies = sorted(p for p, s in assignment.items() if s == split)
+        if not policies:
+            raise DataError(
+                raw_dir / OPP115_CONSOLIDATION,
+                f"too few annotated policies ({len(by_policy)}) for a non-empty {split} split",
+            )
+        rows = [r for p in policies for r in by_policy[p]]
+        write_jsonl(out_dir / f"{split}.jsonl", rows)
+        stats[split] = {**split_stats(rows, taxonomy.names), "document_names": policies}
+    return stats
+
+
+# ----------------------------------------------------------------------------- prepare
+
+
+def run_names(task: str, data_dir: Path | None = None) -> list[str]:
+    """The runs of a task: `fold{k}` for CLAUDETTE's folds (as prepared), `split` for OPP-115."""
+    _check_task(task)
+    if task == "opp115":
+        return ["split"]
+    folder = (data_dir or PEERS_DIR) / task
+    names = sorted(
+        (p.name for p in folder.glob("fold*") if p.name[4:].isdigit()), key=lambda n: int(n[4:])
+    )
+    return names
+
+
+def split_files(task: str, run: str, data_dir: Path | None = None) -> dict[str, Path]:
+    """train / validation / test JSONL of one run of a task."""
+    _check_task(task)
+    folder = (data_dir or PEERS_DIR) / task
+    if task == "claudette":
+        folder = folder / run
+    return {split: folder / f"{split}.jsonl" for split in SPLITS}
+
+
+def prepare(
+    task: str,
+    raw_dir: str | Path,
+    data_dir: str | Path | None = None,
+    taxonomy_path: str | Path | None = None,
+    seed: int = DEFAULT_SEED,
+) -> dict:
+    """Build a peer task's JSONL files under `<data_dir>/<task>/`, write its `stats.json`, print
+    the per-split counts and return the statistics."""
+    _check_task(task)
+    raw_dir = Path(raw_dir)
+    if not raw_dir.is_dir():
+        raise DataError(raw_dir, "raw data folder not found: set RAW_DIR or pass --raw-dir")
+    out_dir = Path(data_dir or PEERS_DIR) / task
+    taxonomy_path = Path(taxonomy_path or task_taxonomy_path(task))
+    taxonomy = load_taxonomy(taxonomy_path)
+    needed = CLAUDETTE_CATEGORIES if task == "claudette" else OPP115_PEER_CATEGORIES.values()
+    if set(taxonomy.names) != set(needed):
+        raise DataError(
+            taxonomy_path, f"the {task} task needs exactly the labels {', '.join(sorted(needed))}"
+        )
+    builder = prepare_claudette if task == "claudette" else prepare_opp115
+    stats = builder(raw_dir, out_dir, taxonomy, seed)
+    stats["label_names"] = list(taxonomy.names)
+    stats["taxonomy_version"] = taxonomy.version
+    (out_dir / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+    print(format_stats(stats))
+    print(f"wrote {out_dir}")
+    return stats
+
+
+def format_stats(stats: dict) -> str:
+    """Per run and split: clauses, documents, positives per label."""
+    names = stats["label_names"]
+    runs = stats["folds"] if "folds" in stats else {"split": stats}
+    width = max(len(n) for n in names) + 2
+    header = f"{'run':<8}{'split':<12}{'clauses':>8}{'docs':>6}{'none':>7}" + "".join(
+        f"{n[:width]:>{width}}" for n in names
+    )
+    lines = [f"{stats['task']}: positives per label", header]
+    for run, splits in runs.items():
+        label = f"fold{run}" if "folds" in stats else run
+        for split in SPLITS:
+            s = splits[split]
+            cells = "".join(f"{s['positives'][n]:>{width}}" for n in names)
+            lines.append(
+                f"{label:<8}{split:<12}{s['clauses']:>8}{s['documents']:>6}{s['no_label']:>7}{cells}"
+            )
+    return "\n".join(lines)
+
+
+def is_prepared(task: str, data_dir: str | Path | None = None) -> bool:
+    """True when every split file of every run of the task exists."""
+    data_dir = Path(data_dir or PEERS_DIR)
+    runs = run_names(task, data_dir)
+    return bool(runs) and all(
+        path.is_file() for run in runs for path in split_files(task, run, data_dir).values()
+    )
+
+
+# ----------------------------------------------------------------------------- train + evaluate
+
+
+def _system_scores(results: dict, label_names: Sequence[str]) -> dict:
+    return {
+        "micro_f1": results["micro_f1"],
+        "macro_f1": results["macro_f1"],
+        "f1": {name: results[name]["f1"] for name in label_names},
+    }
+
+
+def run_one(
+    task: str,
+    run: str,
+    files: dict[str, Path],
+    config: Path,
+    output_root: Path,
+    overrides: Sequence[str] = (),
+    n_bootstrap: int = 1000,
+    seed: int = DEFAULT_SEED,
+) -> dict:
+    """Train one run through `train.training.main` and score it and the baselines on its test
+    file with `train.evaluation.evaluate_model`; returns the run's entry of results.json."""
+    import yaml
+
+    from train.evaluation import evaluate_model
+    from train.training import main as train_main
+
+    t0 = time.time()
+    model_dir = train_main(
+        [
+            "--config",
+            str(config),
+            f"data.train_file={files['train']}",
+            f"data.validation_file={files['validation']}",
+            f"data.test_file={files['test']}",
+            f"training.output_root={output_root}",
+            f"training.run_name={run}",
+            *overrides,
+        ]
+    )
+    _finish_tracker()
+    t1 = time.time()
+    run_dir = Path(model_dir).parent
+    metrics = evaluate_model(
+        model_dir,
+        data=files["test"],
+        split="test",
+        output_dir=run_dir / "eval",
+        backend="torch",
+        n_bootstrap=n_bootstrap,
+        train_baselines_on=files["train"],
+        baseline_validation=files["validation"],
+        seed=seed,
+    )
+    t2 = time.time()
+    summary = json.loads((run_dir / "train_summary.json").read_text(encoding="utf-8"))
+    resolved = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    results, labels = metrics["test"], metrics["meta"]["labels"]
+    return {
+        "model": _system_scores(results["model"], labels),
+        "tfidf_logreg": _system_scores(results["tfidf_logreg"], labels),
+        "test_clauses": metrics["meta"]["clauses"],
+        "test_positives": {name: results["model"][name]["support"] for name in labels},
+        "train_clauses": summary["train_clauses"],
+        "epochs_completed": summary["epochs_completed"],
+        "global_step": summary["global_step"],
+        "train_wall_time_s": round(t1 - t0, 1),
+        "eval_wall_time_s": round(t2 - t1, 1),
+        "wall_time_s": round(t2 - t0, 1),
+        "hardware": {**summary["hardware"], "cpu": _cpu_name()},
+        "settings": {
+            "model_name_or_path": resolved["model"]["model_name_or_path"],
+            "max_length": resolved["model"]["max_length"],
+            "num_train_epochs": resolved["training"]["num_train_epochs"],
+            "max_steps": resolved["training"]["max_steps"],
+            "per_device_train_batch_size": resolved["training"]["per_device_train_batch_size"],
+            "learning_rate": resolved["training"]["learning_rate"],
+            "seed": resolved["training"]["seed"],
+        },
+        "run_dir": str(run_dir),
+        "data": {split: str(path) for split, path in files.items()},
+    }
+
+
+def _cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo (Linux), else what `platform` knows."""
+    import platform
+
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def _finish_tracker() -> None:
+    """Close the wandb run, so the next fold in this process starts its own."""
+    import sys
+
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and getattr(wandb, "run", None) is not None:
+        wandb.finish()
+
+
+def mean_over_runs(runs: dict[str, dict]) -> dict:
+    """Mean micro/macro F1 of each system over the runs done."""
+    out: dict = {"runs": sorted(runs)}
+    for system in ("model", "tfidf_logreg"):
+        out[system] = {
+            key: sum(r[system][key] for r in runs.values()) / len(runs)
+            for key in ("micro_f1", "macro_f1")
+        }
+    return out
+
+
+def run_peer(
+    task: str,
+    folds: Sequence[int] | None = None,
+    raw_dir: str | Path | None = None,
+    config: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    output_root: str | Path = OUTPUT_ROOT,
+    data_dir: str | Path | None = None,
+    n_bootstrap: int = 1000,
+    seed: int = DEFAULT_SEED,
+) -> dict:
+    """Prepare a peer task's data if missing, train and evaluate each run (CLAUDETTE: the `folds`
+    given, default all; OPP-115: its one split), write `<output_root>/<task>/results.json` (per
+    run and the mean over runs, with the published numbers) and print the table."""
+    _check_task(task)
+    data_dir = Path(data_dir or PEERS_DIR)
+    if not is_prepared(task, data_dir):
+        if raw_dir is None:
+            raise DataError(data_dir / task, "peer data not prepared and no raw folder given")
+        prepare(task, raw_dir, data_dir, seed=seed)
+    runs = run_names(task, data_dir)
+    if task == "claudette" and folds is not None:
+        wanted = [f"fold{k}" for k in folds]
+        missing = [r for r in wanted if r not in runs]
+        if missing:
+            raise DataError(data_dir / task, f"no such fold(s) {missing}; prepared: {runs}")
+        runs = wanted
+    elif task == "opp115" and folds not in (None, [], [0], (0,)):
+        raise ValueError("OPP-115 has a single policy split; --folds applies to claudette only")
+    config = Path(config) if config else CONFIGS_DIR / f"{task}.yaml"
+    out_dir = Path(output_root)
+    out_dir = out_dir if out_dir.is_absolute() else REPO_ROOT / out_dir
+    out_dir = out_dir / task
+    results_path = out_dir / "results.json"
+    # Runs of earlier invocations stay in the file; a run done again replaces its entry.
+    previous = (
+        json.loads(results_path.read_text(encoding="utf-8")) if results_path.is_file() else {}
+    )
+    done = dict(previous.get("runs", {}))
+    result = _results(task, done, data_dir) if done else None
+    for run in runs:
+        files = split_files(task, run, data_dir)
+        done[run] = run_one(task, run, files, config, out_dir, overrides, n_bootstrap, seed)
+        result = _results(task, done, data_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        tmp = results_path.with_name(".results.json.tmp")
+        tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, results_path)
+    print(format_results(result))
+    print(f"wrote {results_path}")
+    return result
+
+
+def _results(task: str, runs: dict[str, dict], data_dir: Path) -> dict:
+    stats_path = data_dir / task / "stats.json"
+    stats = json.loads(stats_path.read_text(encoding="utf-8")) if stats_path.is_file() else {}
+    return {
+        "task": task,
+        "scoring": "micro and macro F1 over the task's labels on each run's test file, at the "
+        "thresholds tuned on its validation file; no extra 'fair'/'none' class (LexGLUE adds one "
+        "for UNFAIR-ToS); macro F1 averages all labels, a label without test positives included",
+        "data_seed": stats.get("seed"),
+        "label_names": stats.get("label_names"),
+        "runs": dict(sorted(runs.items(), key=lambda kv: kv[0])),
+        "mean": mean_over_runs(runs),
+        "published": PUBLISHED[task],
+    }
+
+
+def format_results(result: dict) -> str:
+    """Micro/macro F1 (in %) of the model and the TF-IDF baseline per run, their mean, and the
+    published numbers beside them."""
+    lines = [
+        f"{result['task']}: test F1 (%) over {len(result['label_names'] or [])} labels, "
+        "no 'none' class",
+        f"{'run':<10}{'system':<15}{'micro F1':>9}{'macro F1':>9}{'wall s':>9}",
+    ]
+    rows = [*result["runs"].items(), ("mean", result["mean"])]
+    for run, entry in rows:
+        for system in ("model", "tfidf_logreg"):
+            scores = entry[system]
+            wall = f"{entry['wall_time_s']:.0f}" if "wall_time_s" in entry else ""
+            lines.append(
+                f"{run:<10}{system:<15}{100 * scores['micro_f1']:>9.1f}"
+                f"{100 * scores['macro_f1']:>9.1f}{wall if system == 'model' else '':>9}"
+            )
+    pub = result["published"]
+    quoted = ", ".join(f"{name} {score:.1f}" for name, score in pub["scores"].items())
+    lines.append(f"published macro F1: {quoted} ({pub['source']}; {pub['note']})")
+    return "\n".join(lines)
