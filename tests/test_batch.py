@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -471,6 +472,68 @@ def test_resume_refuses_another_model(tmp_path, tiny_trained_model):
         overwrite=True,
     )
     assert len(fresh.scored) == 20
+
+
+class FakeOnnxBackend:
+    """Stands in for train.onnx_backend.OnnxBackend (written separately): same constructor and
+    predict_proba, so the ONNX path through ClausePredictor is exercised without an export."""
+
+    instances: list[FakeOnnxBackend] = []
+
+    def __init__(self, onnx_path, meta) -> None:
+        self.onnx_path = Path(onnx_path)
+        self.meta = meta
+        self.scored: list[str] = []
+        FakeOnnxBackend.instances.append(self)
+
+    def predict_proba(self, texts, batch_size=64):
+        self.scored += list(texts)
+        return KeywordPredictor().predict_proba(texts, batch_size)
+
+
+def test_onnx_backend_goes_through_clause_predictor(tmp_path, tiny_trained_model, monkeypatch):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_trained_model, model)
+    (model / "model.onnx").write_bytes(b"not really onnx")
+    monkeypatch.setitem(
+        sys.modules, "train.onnx_backend", SimpleNamespace(OnnxBackend=FakeOnnxBackend)
+    )
+    (tmp_path / "a.txt").write_text("We may use your content to train our models.\n")
+    summary = predict_corpus(
+        model, [tmp_path / "a.txt"], tmp_path / "out", backend="onnx", progress=False
+    )
+    backend = FakeOnnxBackend.instances[-1]
+    assert backend.onnx_path == model / "model.onnx"
+    assert backend.scored == ["We may use your content to train our models."]
+    assert summary["backend"] == "onnx"
+    assert summary["labels"]["ai_training"]["clauses"] == 1
+    # the same output folder cannot be resumed with another backend
+    with pytest.raises(RunError, match="backend"):
+        predict_corpus(
+            model, [tmp_path / "a.txt"], tmp_path / "out", backend="torch", progress=False
+        )
+
+
+def test_oversized_documents_and_clause_files_without_text_are_skipped(
+    tmp_path, tiny_trained_model
+):
+    (tmp_path / "big.txt").write_text("We collect your location. " * 50)
+    (tmp_path / "small.txt").write_text("We collect your location and device information.\n")
+    (tmp_path / "bad.csv").write_text("id,body\n1,we collect your data\n")
+    summary = predict_corpus(
+        tiny_trained_model,
+        [tmp_path],
+        tmp_path / "out",
+        predictor=KeywordPredictor(),
+        progress=False,
+        max_document_bytes=200,
+    )
+    reasons = {
+        Path(r["path"]).name: r["reason"] for r in read_csv(tmp_path / "out" / "skipped.csv")
+    }
+    assert reasons["big.txt"].startswith("too large")
+    assert reasons["bad.csv"] == "no `text` column (columns: id, body)"
+    assert summary["documents"] == 1
 
 
 def test_expand_inputs_deduplicates_sorts_and_reports(tmp_path):

@@ -708,11 +708,19 @@ class _Dist:
 def _dist_context() -> _Dist:
     """Process index and count under `accelerate launch` (or torchrun); one process otherwise.
     accelerate (and torch.distributed) is only imported when there are several processes."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
         return _Dist()
+    import torch
     from accelerate import PartialState
 
-    state = PartialState()
+    # Without cpu=True accelerate leaves CPU-only processes undistributed, and every process
+    # would then score (and merge) the whole corpus.
+    state = PartialState(cpu=not torch.cuda.is_available())
+    if state.num_processes != world:
+        raise RunError(
+            f"WORLD_SIZE is {world} but accelerate set up {state.num_processes} process(es)"
+        )
     return _Dist(state.process_index, state.num_processes, state)
 
 
@@ -1202,7 +1210,11 @@ def predict_corpus(
         cache_size=2 * dist.world,
     )
     summary.update(
-        stats, inputs_found=len(docs), seconds=round(time.time() - started, 2), merged=True
+        stats,
+        inputs_found=len(docs),
+        processes=dist.world,
+        seconds=round(time.time() - started, 2),
+        merged=True,
     )
     if not docs:
         logger.error("no input document found in %s", " ".join(map(str, inputs)))
@@ -1375,7 +1387,9 @@ def format_summary(summary: dict) -> str:
         f"{summary['documents']} documents, {summary['clauses']} clauses, "
         f"{summary['flagged_clauses']} flagged, {summary['skipped']} skipped, "
         f"{summary['non_english_documents']} mostly non-English "
-        f"({summary['clauses_scored']} clauses scored in this run, {summary['seconds']} s)\n"
+        f"({summary['clauses_scored']} clauses scored in this run"
+        f"{' by the main process' if summary.get('processes', 1) > 1 else ''}, "
+        f"{summary['seconds']} s)\n"
     )
     for name, c in summary["labels"].items():
         out.write(f"  {name:<16} {c['clauses']:>7} clauses in {c['documents']:>6} documents\n")

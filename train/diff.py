@@ -184,17 +184,21 @@ def diff_documents(
     - `newly_flagged`: added or modified new clauses with a label their old counterpart lacks:
       `text`, `labels` (every label the new clause carries), `new_labels` (those that appeared),
       `scores`, `change`, `start`, `end`, and for modified clauses `old_text`, `old_labels`,
-      `similarity`;
+      `old_start`, `old_end`, `similarity`;
     - `no_longer_flagged`: removed or modified old clauses with a label the new one lacks:
       `text`, `labels` (every label the old clause carried), `lost_labels`, `scores`, `change`,
-      `start`, `end` (in the old version), and for modified clauses `new_text`, `new_text_labels`.
+      `start`, `end` (in the old version), and for modified clauses `new_text`, `new_text_labels`,
+      `new_start`, `new_end`, `similarity`.
+
+    Offsets index the prepared text of each version (`train.segment.prepare_text`).
     """
     from train.segment import segment_document
 
     scorer = scorer or CachedScorer(predictor)
     max_chars = _max_chars(predictor)
-    old_prepared, old_clauses = segment_document(old_text, fmt, max_chars=max_chars)
-    new_prepared, new_clauses = segment_document(new_text, new_fmt or fmt, max_chars=max_chars)
+    # Offsets index each version's prepared text (for HTML: its visible text, see train.segment).
+    _, old_clauses = segment_document(old_text, fmt, max_chars=max_chars)
+    _, new_clauses = segment_document(new_text, new_fmt or fmt, max_chars=max_chars)
     alignment = align_clauses(
         [c.text for c in old_clauses], [c.text for c in new_clauses], min_similarity
     )
@@ -242,6 +246,8 @@ def diff_documents(
                     item.update(
                         old_text=old_side["text"],
                         old_labels=old_side["labels"],
+                        old_start=old_side["start"],
+                        old_end=old_side["end"],
                         similarity=a.similarity,
                     )
                 newly.append(item)
@@ -262,6 +268,8 @@ def diff_documents(
                     item.update(
                         new_text=new_side["text"],
                         new_text_labels=new_side["labels"],
+                        new_start=new_side["start"],
+                        new_end=new_side["end"],
                         similarity=a.similarity,
                     )
                 lost.append(item)

@@ -7,8 +7,9 @@ nowhere in the before version is **added**; a clause of the before version whose
 occurs nowhere in the after version is **removed**.
 
 Candidates for hand labelling are the added and removed clauses that mention AI
-(`train.patterns.mentions_ai`) or that mention personal data / user content / information
-together with a use verb (`DATA_USE_PATTERN`, committed here). Their hand labels live in
+(`train.patterns.mentions_ai`), that mention personal data / user content / information
+together with a use verb (`DATA_USE_PATTERN`, committed here), or that mention algorithms, models
+or automated systems (`MODEL_PATTERN`). Their hand labels live in
 `data/ota_labels.jsonl` as references (pair, side, file, offsets, text hash) and are joined with the
 raw text by `load_ota_labels`; the text itself is never committed.
 """
@@ -52,6 +53,13 @@ DATA_USE_PATTERN = re.compile(
     r"|improv\w*|develop\w*)\b)",
     re.IGNORECASE | re.DOTALL,
 )
+# Candidate selection only: algorithms, models and automated systems, which the guideline counts as
+# AI when user data develops them but which `mentions_ai` does not cover.
+MODEL_PATTERN = re.compile(
+    r"\balgorithm\w*|\bmodels?\b|\bneural\b|\bgenerative\b|\bchatbots?\b"
+    r"|\bautomated\s+(?:systems?|processing|decision\w*|methods?|tools?|technolog\w*)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -67,12 +75,15 @@ class ChangedClause:
 
 
 def candidate_patterns(text: str) -> tuple[str, ...]:
-    """Why a changed clause is a labelling candidate: `ai` (mentions AI / ML), `data` (data use)."""
+    """Why a changed clause is a labelling candidate: `ai` (mentions AI / ML), `data` (data use),
+    `model` (algorithms, models, automated systems)."""
     found = []
     if mentions_ai(text):
         found.append("ai")
     if DATA_USE_PATTERN.match(text):
         found.append("data")
+    if MODEL_PATTERN.search(text):
+        found.append("model")
     return tuple(found)
 
 

@@ -153,14 +153,24 @@ def _split_long(text: str, start: int, end: int, max_chars: int):
 
 
 def _is_heading(block: str) -> bool:
+    """Markdown headings, and short title-like lines ("Terms of Service", "3. DATA RETENTION").
+    A list item is never a heading: "- We sell your data to brokers" is exactly what must be kept."""
     stripped = block.strip()
     if _MD_HEADING.match(block):
         return True
-    words = stripped.split()
-    # Short lines without final punctuation, or in capitals, are titles rather than clauses.
-    return len(words) <= 8 and (
-        stripped.isupper() or not stripped.endswith((".", ";", ":", "!", "?"))
-    )
+    marker = _LEADING_MARKER.match(stripped)
+    if marker and not stripped[: marker.end()].strip()[0].isdigit():
+        return False  # bullet item
+    body = stripped[marker.end() :] if marker else stripped
+    body = body.strip(_MD_DECORATION + " ")
+    words = body.split()
+    if not words or len(words) > 8 or body.endswith((".", ";", ":", "!", "?")):
+        return False
+    if body.isupper():
+        return True
+    capitalised = sum(w[0].isupper() for w in words if w[0].isalpha())
+    # Title case: most words capitalised ("Your Content", "How We Use Information").
+    return capitalised / len(words) >= 0.6
 
 
 def segment_text(
