@@ -36,26 +36,29 @@ data: $(VENV)/.installed ## Build the clause dataset from RAW_DIR (EXCLUDE_LICEN
 	@if [ ! -d "$(RAW_DIR)" ]; then $(MAKE) download; fi
 	$(PY) -m train.dataset --raw-dir $(RAW_DIR) --output-dir $(DATA_DIR) --exclude-licenses "$(EXCLUDE_LICENSES)"
 
-train: $(VENV)/.installed $(DATA_DIR)/dataset/dataset_dict.json ## Fine-tune (CONFIG=configs/<name>.yaml, ARGS="--key value")
+train: $(VENV)/.installed $(DATA_DIR)/dataset/dataset_dict.json ## Fine-tune (CONFIG=configs/<name>.yaml, ARGS="section.key=value ...")
 	$(PY) scripts/run_train.py --config $(CONFIG) $(ARGS)
 
 eval: $(VENV)/.installed ## Evaluate MODEL on the test split with baselines, plots and report
 	$(PY) scripts/run_eval.py --model $(MODEL) $(ARGS)
 
 export: $(VENV)/.installed ## Export MODEL to a Hub folder, ONNX fp32/int8 and a model card
-	$(PY) scripts/export.py --model $(MODEL) $(ARGS)
+	$(PY) scripts/export.py --model $(MODEL) $(if $(REPO_ID),--repo-id $(REPO_ID)) $(ARGS)
 
 push: $(VENV)/.installed ## Upload the export to the Hub: make push REPO_ID=user/name [ARGS=--private|--dry-run]
+	@if [ -z "$(REPO_ID)" ]; then echo "error: set REPO_ID, e.g. make push REPO_ID=you/clausewatch"; exit 2; fi
 	$(PY) scripts/push.py --export $(EXPORT) --repo-id $(REPO_ID) $(ARGS)
 
 predict: $(VENV)/.installed ## Batch inference: make predict INPUT=docs/ OUTPUT=out/ [MODEL=...]
+	@if [ -z "$(INPUT)" ] || [ -z "$(OUTPUT)" ]; then echo "error: set INPUT and OUTPUT, e.g. make predict INPUT=policies/ OUTPUT=out/"; exit 2; fi
 	$(PY) scripts/predict.py --model $(MODEL) --output $(OUTPUT) $(ARGS) $(INPUT)
 
 diff: $(VENV)/.installed ## What changed: make diff OLD=old.md NEW=new.md [MODEL=...]
+	@if [ -z "$(OLD)" ] || [ -z "$(NEW)" ]; then echo "error: set OLD and NEW, e.g. make diff OLD=v1.md NEW=v2.md"; exit 2; fi
 	$(PY) scripts/diff.py --model $(MODEL) $(ARGS) $(OLD) $(NEW)
 
 bench: $(VENV)/.installed ## Speed and real-world benchmarks (after train and export)
-	$(PY) scripts/bench.py --model $(MODEL) $(ARGS)
+	$(PY) scripts/bench.py --model $(MODEL) --raw-dir $(RAW_DIR) $(ARGS)
 
 test: $(VENV)/.installed ## Fast offline tests (CPU, tiny random models)
 	$(PY) -m pytest -q -m "not slow" $(ARGS)

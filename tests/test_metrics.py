@@ -98,6 +98,15 @@ def test_masked_entries_count_for_nothing():
     assert again == multilabel_metrics(apply_thresholds(PROBS, 0.5), GOLD, MASK, LABELS, PROBS)
 
 
+def test_label_with_only_negatives_counts_in_macro_only_when_flagged():
+    gold = np.array([[1, 0], [0, 0], [1, 0]])
+    mask = np.ones_like(gold)
+    quiet = multilabel_metrics(np.array([[1, 0], [0, 0], [1, 0]]), gold, mask, ["a", "b"])
+    assert quiet["b"]["predicted"] == 0 and quiet["macro_f1"] == 1.0
+    false_alarm = multilabel_metrics(np.array([[1, 0], [0, 1], [1, 0]]), gold, mask, ["a", "b"])
+    assert false_alarm["b"]["f1"] == 0.0 and false_alarm["macro_f1"] == pytest.approx(0.5)
+
+
 def test_label_without_annotations_is_left_out_of_macro_not_scored_zero():
     result = multilabel_metrics(apply_thresholds(PROBS, 0.5), GOLD, MASK, LABELS)
     assert result["macro_f1"] == pytest.approx((result["a"]["f1"] + result["b"]["f1"]) / 2)

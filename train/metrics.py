@@ -46,7 +46,13 @@ def label_metrics(
     """Precision, recall, F1, support (and average precision when scores are given) of one label."""
     tp, fp, fn = _counts(pred, gold, mask)
     precision, recall, f1 = _prf(tp, fp, fn)
-    out = {"precision": precision, "recall": recall, "f1": f1, "support": tp + fn}
+    out = {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "support": tp + fn,
+        "predicted": tp + fp,
+    }
     if scores is not None:
         m = mask.astype(bool)
         has_both = m.any() and 0 < gold[m].sum() < m.sum()
@@ -63,8 +69,10 @@ def multilabel_metrics(
     label_names: Sequence[str],
     scores: np.ndarray | None = None,
 ) -> dict:
-    """Per-label metrics plus micro and macro F1. Macro F1 averages the labels that have at
-    least one unmasked entry (a label nobody annotated in this set is left out, not scored 0)."""
+    """Per-label metrics plus micro and macro F1. Macro F1 averages the labels whose F1 is
+    defined: at least one unmasked positive, or at least one flag on an unmasked entry (a false
+    alarm counts as F1 0). A label with neither (nobody annotated it here, or only as negative and
+    the system never flagged it) is left out rather than scored 0."""
     pred, gold, mask = (np.asarray(a) for a in (pred, gold, mask))
     result: dict = {}
     totals = np.zeros(3, dtype=np.int64)
@@ -73,7 +81,7 @@ def multilabel_metrics(
         col_scores = None if scores is None else np.asarray(scores)[:, j]
         result[name] = label_metrics(pred[:, j], gold[:, j], mask[:, j], col_scores)
         totals += _counts(pred[:, j], gold[:, j], mask[:, j])
-        if mask[:, j].any():
+        if result[name]["support"] or result[name]["predicted"]:
             f1s.append(result[name]["f1"])
     result["micro_f1"] = _prf(*totals)[2]
     result["macro_f1"] = float(np.mean(f1s)) if f1s else 0.0

@@ -1,0 +1,53 @@
+"""The benchmark's measuring code on the tiny model: every path scores the same clauses, the
+ratios and agreements are computed from what was measured."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from train.bench import format_speed, measure_speed, run_path
+from train.export import export_model
+from train.inference import ClausePredictor
+
+TEXTS = [
+    "we may use your content to train our ai models",
+    "you grant us a worldwide perpetual licence to your content",
+    "we share your information with advertisers and partners and we retain your data for years",
+    "this privacy policy is for the service",
+] * 3
+
+
+@pytest.fixture(scope="module")
+def tiny_export(tmp_path_factory, tiny_trained_model):
+    run = tmp_path_factory.mktemp("bench-run")
+    shutil.copytree(tiny_trained_model, run / "model")
+    export_model(run / "model", max_parity=20)
+    return run / "export"
+
+
+def test_pipeline_and_our_paths_give_the_same_probabilities(tiny_export):
+    torch_probs, seconds = run_path("torch_fp32", tiny_export, TEXTS)
+    pipe_probs, _ = run_path("pipeline_b32", tiny_export, TEXTS)
+    onnx_probs, _ = run_path("onnx_fp32", tiny_export, TEXTS)
+    assert seconds > 0
+    assert torch_probs.shape == (len(TEXTS), 7)
+    np.testing.assert_allclose(pipe_probs, torch_probs, atol=1e-5)
+    np.testing.assert_allclose(onnx_probs, torch_probs, atol=1e-4)
+    direct = ClausePredictor(tiny_export, backend="torch").predict_proba(TEXTS)
+    np.testing.assert_allclose(direct, torch_probs, atol=1e-6)
+
+
+def test_measure_speed_reports_ratios_memory_and_agreement(tiny_export, tmp_path):
+    results = measure_speed(tiny_export, TEXTS, tmp_path, ["pipeline_b32", "torch_fp32"])
+    base, ours = results["pipeline_b32"], results["torch_fp32"]
+    assert base["speedup_vs_pipeline_b32"] == pytest.approx(1.0)
+    assert ours["speedup_vs_pipeline_b32"] == pytest.approx(
+        ours["clauses_per_s"] / base["clauses_per_s"]
+    )
+    assert ours["label_agreement_vs_torch_fp32"] == 1.0
+    assert base["label_agreement_vs_torch_fp32"] >= 0.95
+    assert 50 < ours["peak_rss_mb"] < 8000
+    assert "torch_fp32" in format_speed(results)

@@ -1,0 +1,380 @@
+"""Benchmarks: speed and memory of every inference path side by side on the same real clauses,
+and quality on real-world policy changes (`ota_ai_changes`, hand-labelled).
+
+Each speed path runs in a fresh subprocess so its peak memory is its own and no path warms
+another's caches. Everything measured is printed and written to `outputs/bench/bench.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from train.metrics import apply_thresholds
+from train.taxonomy import REPO_ROOT
+
+SPEED_PATHS = ("pipeline_default", "pipeline_b32", "torch_fp32", "onnx_fp32", "onnx_int8")
+GPU_PATHS = ("pipeline_b32_gpu", "torch_bf16_gpu")
+REFERENCE = "torch_fp32"
+BASELINE = "pipeline_b32"
+
+
+# ----------------------------------------------------------------------------- clauses
+
+
+def sample_corpus_clauses(raw_dir: Path, n: int, seed: int, max_chars: int) -> list[str]:
+    """A fixed, seeded sample of `n` clauses segmented from `tosdr_corpus_text` documents."""
+    from train.segment import segment_document
+    from train.sources import corpus_documents
+    from train.textnorm import text_sha1
+
+    docs = sorted(corpus_documents(raw_dir), key=lambda p: text_sha1(f"{seed}:{p.name}"))
+    if not docs:
+        raise FileNotFoundError(f"{raw_dir}: no tosdr_corpus_text documents (set RAW_DIR)")
+    pool: list[str] = []
+    for path in docs:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        pool += [c.text for c in segment_document(text, "txt", max_chars=max_chars)[1]]
+        if len(pool) >= 3 * n:
+            break
+    return random.Random(seed).sample(pool, min(n, len(pool)))
+
+
+# ----------------------------------------------------------------------------- one speed path
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def run_path(path: str, export_dir: Path, texts: list[str]) -> tuple[np.ndarray, float]:
+    """Probabilities for `texts` through one inference path, and the seconds it took (model
+    loading excluded, tokenisation included)."""
+    from train.inference import ClausePredictor
+    from train.modelio import load_meta
+
+    hf = export_dir / "hf"
+    meta = load_meta(hf)
+    if path.startswith("pipeline"):
+        import torch
+        from transformers import pipeline
+
+        device = 0 if path.endswith("gpu") else -1
+        dtype = torch.bfloat16 if path.endswith("gpu") else torch.float32
+        pipe = pipeline(
+            "text-classification",
+            model=str(hf),
+            device=device,
+            top_k=None,
+            function_to_apply="sigmoid",
+            dtype=dtype,
+        )
+        kwargs = {"truncation": True, "max_length": meta.max_length}
+        if path != "pipeline_default":
+            kwargs["batch_size"] = 32
+        start = time.perf_counter()
+        outputs = pipe(texts, **kwargs)
+        seconds = time.perf_counter() - start
+        probs = np.array(
+            [[{d["label"]: d["score"] for d in out}[n] for n in meta.labels] for out in outputs]
+        )
+        return probs, seconds
+    backend = {
+        "torch_fp32": "torch",
+        "torch_bf16_gpu": "torch",
+        "onnx_fp32": "onnx",
+        "onnx_int8": "onnx-int8",
+    }[path]
+    device = "cuda" if path.endswith("gpu") else "cpu"
+    predictor = ClausePredictor(
+        export_dir, backend=backend, device=device if backend == "torch" else None
+    )
+    predictor.predict_proba(texts[:8])  # first-call set-up is not throughput
+    start = time.perf_counter()
+    probs = predictor.predict_proba(texts, batch_size=64)
+    return probs, time.perf_counter() - start
+
+
+def worker(argv: list[str]) -> None:
+    """Subprocess entry: run one path, save probabilities, print a JSON line with timings."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--path", required=True)
+    parser.add_argument("--export", type=Path, required=True)
+    parser.add_argument("--clauses", type=Path, required=True)
+    parser.add_argument("--probs-out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    texts = json.loads(args.clauses.read_text())
+    probs, seconds = run_path(args.path, args.export, texts)
+    np.save(args.probs_out, probs)
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": _peak_rss_mb(), "n": len(texts)}))
+
+
+def measure_speed(export_dir: Path, texts: list[str], work: Path, paths: list[str]) -> dict:
+    """Run each path in its own process; clauses/s, ratio to the batch-32 pipeline, peak memory,
+    and label agreement with PyTorch fp32 (same thresholds)."""
+    from train.modelio import load_meta
+
+    meta = load_meta(export_dir / "hf")
+    clause_file = work / "bench_clauses.json"
+    clause_file.write_text(json.dumps(texts))
+    results: dict = {}
+    probs: dict = {}
+    for path in paths:
+        out = work / f"probs_{path}.npy"
+        cmd = [
+            sys.executable,
+            "-m",
+            "train.bench",
+            "--worker",
+            "--path",
+            path,
+            "--export",
+            str(export_dir),
+            "--clauses",
+            str(clause_file),
+            "--probs-out",
+            str(out),
+        ]
+        print(f"[bench] {path} ...", flush=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            results[path] = {
+                "error": proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed"
+            }
+            print(f"[bench] {path} failed: {results[path]['error']}")
+            continue
+        info = json.loads(proc.stdout.strip().splitlines()[-1])
+        results[path] = {
+            "clauses_per_s": info["n"] / info["seconds"],
+            "seconds": info["seconds"],
+            "peak_rss_mb": info["peak_rss_mb"],
+        }
+        probs[path] = np.load(out)
+    ref_flags = apply_thresholds(probs[REFERENCE], meta.thresholds) if REFERENCE in probs else None
+    base = results.get(BASELINE, {}).get("clauses_per_s")
+    for path, p in probs.items():
+        r = results[path]
+        if base:
+            r["speedup_vs_pipeline_b32"] = r["clauses_per_s"] / base
+        if ref_flags is not None:
+            flags = apply_thresholds(p, meta.thresholds)
+            r["label_agreement_vs_torch_fp32"] = float((flags == ref_flags).mean())
+            r["clause_agreement_vs_torch_fp32"] = float((flags == ref_flags).all(axis=1).mean())
+            r["max_abs_prob_diff_vs_torch_fp32"] = float(np.abs(p - probs[REFERENCE]).max())
+    return results
+
+
+# ----------------------------------------------------------------------------- real-world changes
+
+
+def _pr(pred: np.ndarray, gold: np.ndarray) -> dict:
+    tp = int(((pred == 1) & (gold == 1)).sum())
+    fp = int(((pred == 1) & (gold == 0)).sum())
+    fn = int(((pred == 0) & (gold == 1)).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
+
+
+def ota_quality(model_dir: Path, raw_dir: Path, dataset_dir: Path, backend: str) -> dict:
+    """`ai_training` precision/recall of the model and both baselines on the hand-labelled
+    clauses added or removed in the `ota_ai_changes` pairs, and how many pairs the diff gets right."""
+    import csv
+
+    from train.baselines import KeywordBaseline, TfidfLogRegBaseline
+    from train.diff import diff_documents
+    from train.evaluation import load_baseline_rows
+    from train.inference import ClausePredictor
+    from train.ota import OTA_LABELS, load_ota_labels, load_ota_pairs, read_version
+    from train.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy()
+    ai = taxonomy.index("ai_training")
+    records = load_ota_labels(OTA_LABELS, raw_dir)
+    texts = [r["text"] for r in records]
+    gold = np.array([r["ai_training"] for r in records])
+    predictor = ClausePredictor(model_dir, backend=backend)
+    systems = {"model": predictor.flag(predictor.predict_proba(texts))[:, ai]}
+    train_rows, val_rows = load_baseline_rows(dataset_dir, None, taxonomy)
+    for name, baseline in (
+        ("tfidf_logreg", TfidfLogRegBaseline(taxonomy.names)),
+        ("keyword", KeywordBaseline(taxonomy.names)),
+    ):
+        baseline.fit(train_rows, val_rows)
+        systems[name] = apply_thresholds(baseline.predict_proba(texts), baseline.thresholds)[:, ai]
+    clauses = {name: _pr(pred, gold) for name, pred in systems.items()}
+    directions = sorted({r["direction"] for r in records})
+    for name, pred in systems.items():
+        clauses[name]["flagged_by_direction"] = {
+            d: int(sum(p for p, r in zip(pred, records, strict=True) if r["direction"] == d))
+            for d in directions
+        }
+    counts = {d: sum(r["direction"] == d for r in records) for d in directions}
+
+    expectations = {}
+    with (REPO_ROOT / "data" / "ota_pair_expectations.csv").open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            expectations[int(row["pair_id"])] = row
+    flagged_denials = {}
+    for r, p in zip(records, systems["model"], strict=True):
+        if r["side"] == "added" and r["direction"] in ("denial", "user_restriction") and p:
+            flagged_denials.setdefault(r["pair_id"], 0)
+            flagged_denials[r["pair_id"]] += 1
+    pairs = []
+    for pair in load_ota_pairs():
+        pid = int(pair["pair_id"])
+        result = diff_documents(
+            predictor,
+            read_version(raw_dir, pair["before_file"]),
+            read_version(raw_dir, pair["after_file"]),
+            "md",
+        )
+        new = any("ai_training" in item["new_labels"] for item in result["newly_flagged"])
+        lost = any("ai_training" in item["lost_labels"] for item in result["no_longer_flagged"])
+        expect = expectations[pid]
+        ok = (
+            new == bool(int(expect["expect_new_ai_grant"]))
+            and lost == bool(int(expect["expect_removed_ai_grant"]))
+            and pid not in flagged_denials
+        )
+        pairs.append(
+            {
+                "pair_id": pid,
+                "service": pair["service"],
+                "document": pair["document_type"],
+                "new_grant_flagged": new,
+                "removed_grant_flagged": lost,
+                "expected_new": int(expect["expect_new_ai_grant"]),
+                "expected_removed": int(expect["expect_removed_ai_grant"]),
+                "added_denials_flagged": flagged_denials.get(pid, 0),
+                "correct": ok,
+            }
+        )
+    return {
+        "n_clauses": len(records),
+        "n_positive": int(gold.sum()),
+        "directions": counts,
+        "backend": predictor.backend_name,
+        "clauses": clauses,
+        "pairs": pairs,
+        "pairs_correct": sum(p["correct"] for p in pairs),
+        "pairs_total": len(pairs),
+    }
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def hardware() -> dict:
+    info = {
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "python": sys.version.split()[0],
+    }
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    try:
+        with open("/proc/cpuinfo") as fh:
+            info["cpu"] = next(
+                line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")
+            )
+    except (OSError, StopIteration):
+        pass
+    return info
+
+
+def format_speed(speed: dict) -> str:
+    lines = [f"{'path':<18}{'clauses/s':>11}{'x pipe b32':>12}{'peak MB':>10}{'agree':>9}"]
+    for path, r in speed.items():
+        if "error" in r:
+            lines.append(f"{path:<18}  failed: {r['error']}")
+            continue
+        lines.append(
+            f"{path:<18}{r['clauses_per_s']:>11.1f}{r.get('speedup_vs_pipeline_b32', float('nan')):>12.2f}"
+            f"{r['peak_rss_mb']:>10.0f}{r.get('label_agreement_vs_torch_fp32', float('nan')):>9.4f}"
+        )
+    return "\n".join(lines)
+
+
+def format_ota(ota: dict) -> str:
+    lines = [
+        f"real-world changes: {ota['n_clauses']} hand-labelled clauses, {ota['n_positive']} ai_training grants",
+        f"{'system':<14}{'precision':>10}{'recall':>8}{'f1':>7}{'  flagged denials / user restrictions':>38}",
+    ]
+    for name, r in ota["clauses"].items():
+        by = r["flagged_by_direction"]
+        lines.append(
+            f"{name:<14}{r['precision']:>10.3f}{r['recall']:>8.3f}{r['f1']:>7.3f}"
+            f"{by.get('denial', 0):>20} / {by.get('user_restriction', 0)}"
+        )
+    lines.append(f"diff pairs right: {ota['pairs_correct']} / {ota['pairs_total']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--worker":
+        worker(argv[1:])
+        return {}
+    parser = argparse.ArgumentParser(description="Speed and real-world benchmarks.")
+    parser.add_argument("--model", default="outputs/latest/model", help="trained model folder")
+    parser.add_argument("--export", default=None, help="export folder (default: <run>/export)")
+    parser.add_argument("--raw-dir", default=os.environ.get("RAW_DIR", "data/raw"))
+    parser.add_argument(
+        "--data", default="data/processed", help="built dataset (baselines train on it)"
+    )
+    parser.add_argument("--n", type=int, default=5000, help="clauses for the speed table")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--output", default="outputs/bench")
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-ota", action="store_true")
+    parser.add_argument("--ota-backend", default="torch", help="backend for the real-world table")
+    args = parser.parse_args(argv)
+    model_dir = Path(args.model)
+    export_dir = Path(args.export) if args.export else model_dir.resolve().parent / "export"
+    raw_dir = Path(args.raw_dir)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    if not (export_dir / "hf").is_dir():
+        raise SystemExit(f"error: no export at {export_dir}; run `make export` first")
+    report: dict = {"hardware": hardware(), "model": str(model_dir.resolve()), "n_clauses": args.n}
+    started = time.time()
+    if not args.skip_speed:
+        from train.modelio import load_meta
+
+        texts = sample_corpus_clauses(
+            raw_dir, args.n, args.seed, 4 * load_meta(export_dir / "hf").max_length
+        )
+        import torch
+
+        paths = list(SPEED_PATHS) + (list(GPU_PATHS) if torch.cuda.is_available() else [])
+        report["speed"] = measure_speed(export_dir, texts, out, paths)
+        print(format_speed(report["speed"]))
+    if not args.skip_ota:
+        report["ota"] = ota_quality(model_dir, raw_dir, Path(args.data), args.ota_backend)
+        print(format_ota(report["ota"]))
+    report["wall_time_s"] = time.time() - started
+    (out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out / 'bench.json'} ({report['wall_time_s']:.0f}s)")
+    return report
+
+
+if __name__ == "__main__":
+    main()
