@@ -80,6 +80,9 @@ def iter_candidates(raw_dir: Path, taxonomy: Taxonomy) -> Iterator[Candidate]:
                 ref = Reference(record.source, record.document, record.id, text_sha1(record.text))
                 yield Candidate(ref, record.text, record.service, found)
     for path in tqdm(sources.corpus_documents(raw_dir), desc="mining corpus", unit="doc"):
+        # A sentence can only match if its document does: segment only those documents.
+        if not mentions_ai(path.read_text(encoding="utf-8", errors="replace")):
+            continue
         _, clauses = sources.segment_corpus_document(path)
         for clause in clauses:
             found = _patterns(clause.text, False)

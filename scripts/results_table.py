@@ -1,0 +1,88 @@
+"""Print the README's results tables (Markdown) from the JSON files runs wrote, so every number
+quoted comes from a file a run produced."""
+
+import argparse
+import json
+from pathlib import Path
+
+
+def _load(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def eval_table(metrics: dict) -> str:
+    test = metrics["test"]
+    systems = [s for s in ("model", "tfidf_logreg", "keyword") if s in test]
+    labels = [k for k, v in test["model"].items() if isinstance(v, dict) and "f1" in v]
+    lines = ["| test F1 | " + " | ".join(systems) + " |", "|---|" + "---|" * len(systems)]
+    for name in labels:
+        cells = []
+        for s in systems:
+            entry = test[s][name]
+            ci = entry.get("f1_ci95")
+            cells.append(
+                f"{entry['f1']:.3f}"
+                + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci and s == "model" else "")
+            )
+        lines.append(
+            f"| `{name}` (n={test['model'][name]['support']}) | " + " | ".join(cells) + " |"
+        )
+    for key in ("macro_f1", "micro_f1"):
+        lines.append(
+            f"| **{key.replace('_', '-')}** | "
+            + " | ".join(f"**{test[s][key]:.3f}**" for s in systems)
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--run", default="outputs/latest")
+    parser.add_argument("--bench", default="outputs/bench/bench.json")
+    args = parser.parse_args()
+    run = Path(args.run)
+    summary = _load(run / "train_summary.json")
+    if summary:
+        print(
+            f"training: {summary['global_step']} steps, {summary['epochs_completed']:.1f} epochs, "
+            f"{summary['train_runtime_s'] / 60:.1f} min ({summary['train_samples_per_second']:.1f} clauses/s), "
+            f"wall {summary['wall_time_s'] / 60:.1f} min; hardware: {summary['hardware']}"
+        )
+    metrics = _load(run / "eval" / "metrics.json")
+    if metrics:
+        print(eval_table(metrics))
+    parity = _load(run / "export" / "parity.json")
+    if parity:
+        print(
+            "parity:",
+            json.dumps({k: parity[k] for k in parity if k in ("n_clauses", "fp32", "int8")}),
+        )
+    bench = _load(Path(args.bench))
+    if bench:
+        print("| path | clauses/s | x pipeline b32 | peak RSS MB | label agreement vs torch fp32 |")
+        print("|---|---|---|---|---|")
+        for path, r in bench.get("speed", {}).items():
+            if "error" not in r:
+                print(
+                    f"| {path} | {r['clauses_per_s']:.1f} | {r.get('speedup_vs_pipeline_b32', 0):.2f} | "
+                    f"{r['peak_rss_mb']:.0f} | {r.get('label_agreement_vs_torch_fp32', 0):.4f} |"
+                )
+        ota = bench.get("ota")
+        if ota:
+            print(
+                "| system | precision | recall | F1 | denials flagged | user restrictions flagged |"
+            )
+            print("|---|---|---|---|---|---|")
+            for name, r in ota["clauses"].items():
+                by = r["flagged_by_direction"]
+                print(
+                    f"| {name} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | "
+                    f"{by.get('denial', 0)} | {by.get('user_restriction', 0)} |"
+                )
+            print(f"diff pairs right: {ota['pairs_correct']} / {ota['pairs_total']}")
+        print("bench hardware:", bench.get("hardware"))
+
+
+if __name__ == "__main__":
+    main()
