@@ -1,7 +1,7 @@
 """Reproduce a peer's task with ClauseWatch's training code: prepare the data if missing, train
 each fold, score the model and the TF-IDF baseline, write outputs/peers/<task>/results.json.
 
-`python scripts/run_peer.py claudette --folds 0 [section.key=value ...]`
+`python scripts/run_peer.py claudette --folds 0,1 [section.key=value ...]`
 """
 
 import argparse
@@ -11,14 +11,21 @@ from train.errors import ConfigError, DataError
 from train.peers import DEFAULT_SEED, OUTPUT_ROOT, PEERS_DIR, TASKS, run_peer
 
 
-def main() -> None:
+def _folds(value: str) -> list[int]:
+    try:
+        return [int(k) for k in value.split(",") if k.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected fold numbers like 0,2; got {value!r}") from None
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("task", choices=TASKS)
     parser.add_argument(
         "overrides", nargs="*", help="config overrides, e.g. training.num_train_epochs=1"
     )
     parser.add_argument(
-        "--folds", type=int, nargs="+", default=None, help="CLAUDETTE folds (default: all)"
+        "--folds", type=_folds, default=None, help="CLAUDETTE folds, e.g. 0,2 (default: all)"
     )
     parser.add_argument("--config", default=None, help="default: configs/<task>.yaml")
     parser.add_argument(
@@ -28,7 +35,12 @@ def main() -> None:
     parser.add_argument("--output-root", default=str(OUTPUT_ROOT), help="runs: <root>/<task>/")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (0: none)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="data split seed")
-    args = parser.parse_args()
+    # Overrides may come before or after the options.
+    return parser.parse_intermixed_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     try:
         run_peer(
             args.task,

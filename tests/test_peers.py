@@ -332,3 +332,26 @@ def test_opp115_recipe_end_to_end(tmp_path, tiny_model_dir):
         k: saved["runs"]["split"]["model"][k] for k in ("micro_f1", "macro_f1")
     }
     assert saved["published"]["scores"] == {"PrivBERT": 82.1, "BERT-base": 78.4}
+
+
+def test_run_peer_script_reads_folds_and_overrides_in_any_order():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_peer_script", REPO / "scripts/run_peer.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    args = script.parse_args(
+        ["claudette", "--folds", "0,2", "--raw-dir", "raw", "training.num_train_epochs=2"]
+    )
+    assert (args.folds, args.raw_dir, args.overrides) == (
+        [0, 2],
+        "raw",
+        ["training.num_train_epochs=2"],
+    )
+    args = script.parse_args(
+        ["opp115", "model.max_length=128", "--bootstrap", "0", "training.seed=1"]
+    )
+    assert args.folds is None and args.bootstrap == 0
+    assert args.overrides == ["model.max_length=128", "training.seed=1"]
+    with pytest.raises(SystemExit):
+        script.parse_args(["claudette", "--folds", "zero"])

@@ -9,10 +9,10 @@ CSV: a `text` column and one column per label holding 1, 0 or empty (empty = not
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 from train.errors import DataError
+from train.jsonio import iter_jsonl
 from train.taxonomy import Taxonomy
 
 EXTRA_FIELDS = ("id", "source", "service", "document", "origin", "license")
@@ -47,41 +47,32 @@ def _check_vector(values, taxonomy: Taxonomy, path: Path, line: int, key: str) -
 
 def read_jsonl(path: Path, taxonomy: Taxonomy) -> list[dict]:
     rows, seen = [], set()
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(path, f"malformed JSON: {err.msg}", line_no) from None
-            if not isinstance(item, dict) or not str(item.get("text", "")).strip():
-                raise DataError(path, "empty or missing `text`", line_no)
-            if "labels" not in item:
-                raise DataError(path, "missing `labels`", line_no)
-            if not isinstance(item["labels"], list):
-                raise DataError(
-                    path, "`labels` must be a list (of label names, or of 0/1)", line_no
-                )
-            if item["labels"] and isinstance(item["labels"][0], str) or item["labels"] == []:
-                labels, mask = _row_from_names(item, taxonomy, path, line_no)
-            else:
-                labels = _check_vector(item["labels"], taxonomy, path, line_no, "labels")
-                mask = _check_vector(
-                    item.get("label_mask", [1] * len(taxonomy)),
-                    taxonomy,
-                    path,
-                    line_no,
-                    "label_mask",
-                )
-            rid = str(item.get("id", f"{path.stem}-{line_no}"))
-            if rid in seen:
-                raise DataError(path, f"duplicate id {rid!r}", line_no)
-            seen.add(rid)
-            row = {"id": rid, "text": str(item["text"]), "labels": labels, "label_mask": mask}
-            row.update({k: str(item.get(k, "")) for k in EXTRA_FIELDS if k != "id"})
-            row["origin"] = row["origin"] or "real"
-            rows.append(row)
+    for line_no, item in iter_jsonl(path):
+        if not isinstance(item, dict) or not str(item.get("text", "")).strip():
+            raise DataError(path, "empty or missing `text`", line_no)
+        if "labels" not in item:
+            raise DataError(path, "missing `labels`", line_no)
+        if not isinstance(item["labels"], list):
+            raise DataError(path, "`labels` must be a list (of label names, or of 0/1)", line_no)
+        if item["labels"] and isinstance(item["labels"][0], str) or item["labels"] == []:
+            labels, mask = _row_from_names(item, taxonomy, path, line_no)
+        else:
+            labels = _check_vector(item["labels"], taxonomy, path, line_no, "labels")
+            mask = _check_vector(
+                item.get("label_mask", [1] * len(taxonomy)),
+                taxonomy,
+                path,
+                line_no,
+                "label_mask",
+            )
+        rid = str(item.get("id", f"{path.stem}-{line_no}"))
+        if rid in seen:
+            raise DataError(path, f"duplicate id {rid!r}", line_no)
+        seen.add(rid)
+        row = {"id": rid, "text": str(item["text"]), "labels": labels, "label_mask": mask}
+        row.update({k: str(item.get(k, "")) for k in EXTRA_FIELDS if k != "id"})
+        row["origin"] = row["origin"] or "real"
+        rows.append(row)
     return rows
 
 

@@ -286,17 +286,12 @@ def read_texts(path: Path) -> list[str]:
         raise DataError(path, "file not found")
     texts = []
     if path.suffix == ".jsonl":
-        with path.open(encoding="utf-8") as fh:
-            for line_no, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    item = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise DataError(path, f"malformed JSON: {err.msg}", line_no) from None
-                if not isinstance(item, dict) or not str(item.get("text", "")).strip():
-                    raise DataError(path, "empty or missing `text`", line_no)
-                texts.append(str(item["text"]))
+        from train.jsonio import iter_jsonl
+
+        for line_no, item in iter_jsonl(path):
+            if not isinstance(item, dict) or not str(item.get("text", "")).strip():
+                raise DataError(path, "empty or missing `text`", line_no)
+            texts.append(str(item["text"]))
     elif path.suffix == ".csv":
         with path.open(encoding="utf-8-sig", newline="") as fh:
             reader = csv.DictReader(fh)

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from train import sources
 from train.errors import DataError
+from train.jsonio import iter_jsonl
 from train.patterns import mentions_ai, mentions_content_license
 from train.taxonomy import REPO_ROOT, Taxonomy
 from train.textnorm import text_sha1
@@ -125,25 +126,18 @@ def load_mined_labels(path: Path, taxonomy: Taxonomy) -> dict[tuple[str, str, st
     table: dict[tuple[str, str, str], HandLabel] = {}
     if not path.is_file():
         return table
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(path, f"malformed JSON: {err.msg}", line_no) from None
-            try:
-                ref = Reference(item["source"], item["document"], item["locator"], item["sha1"])
-                labels, checked = tuple(item["labels"]), tuple(item["checked"])
-            except KeyError as err:
-                raise DataError(path, f"missing key {err.args[0]!r}", line_no) from None
-            for name in (*labels, *checked):
-                if name not in taxonomy.names:
-                    raise DataError(path, f"unknown label {name!r}", line_no)
-            if not set(labels) <= set(checked):
-                raise DataError(path, "a label must also be listed in `checked`", line_no)
-            if ref.key in table:
-                raise DataError(path, f"duplicate reference {ref.key}", line_no)
-            table[ref.key] = HandLabel(ref, labels, checked)
+    for line_no, item in iter_jsonl(path):
+        try:
+            ref = Reference(item["source"], item["document"], item["locator"], item["sha1"])
+            labels, checked = tuple(item["labels"]), tuple(item["checked"])
+        except KeyError as err:
+            raise DataError(path, f"missing key {err.args[0]!r}", line_no) from None
+        for name in (*labels, *checked):
+            if name not in taxonomy.names:
+                raise DataError(path, f"unknown label {name!r}", line_no)
+        if not set(labels) <= set(checked):
+            raise DataError(path, "a label must also be listed in `checked`", line_no)
+        if ref.key in table:
+            raise DataError(path, f"duplicate reference {ref.key}", line_no)
+        table[ref.key] = HandLabel(ref, labels, checked)
     return table
