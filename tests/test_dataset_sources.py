@@ -375,10 +375,47 @@ def test_apply_hand_labels_sets_checked_labels_and_unmasks_ai_training(tmp_path)
     hand = _hand("c-1", ai_text, ["ai_training"], ["ai_training", "content_license"])
     apply_hand_labels(records, hand, tmp_path / "labels.jsonl")
     assert records[0].labels == {"terms_change": 0, "ai_training": 1, "content_license": 0}
-    # No AI mention in an exhaustive source: a known ai_training negative (unmasked 0).
-    assert records[1].labels == {"terms_change": 0, "ai_training": 0}
+    # No AI mention in an exhaustive source: a known ai_training negative (unmasked 0); no
+    # possible rights grant either, so also a known content_license negative.
+    assert records[1].labels == {"terms_change": 0, "ai_training": 0, "content_license": 0}
     row = records[1].to_row(TAXONOMY, "svc")
     assert row["label_mask"][TAXONOMY.index("ai_training")] == 1
+    assert row["label_mask"][TAXONOMY.index("content_license")] == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "source", "expected"),
+    [
+        # Cannot grant rights over user content: a known negative in every negative source.
+        ("We may change these terms at any time.", "claudette_multilingual_en", 0),
+        ("We keep logs for thirty days.", "opp115", 0),
+        ("Any dispute is governed by the laws of Ireland.", "tosdr_corpus_text", 0),
+        # Could grant rights without saying "licence": stays masked (unknown).
+        ("You grant us the right to use and reproduce your material.", "opp115", None),
+        ("We may display your posts publicly on our website.", "claudette_multilingual_en", None),
+        ("This is a perpetual, irrevocable and worldwide permission.", "tosdr_corpus_text", None),
+        # Sources with their own content_license annotation are left alone.
+        ("We may change these terms at any time.", "tosdr_org_2021", None),
+        ("We may change these terms at any time.", "team", None),
+    ],
+)
+def test_apply_hand_labels_content_license_negatives(tmp_path, text, source, expected):
+    record = ClauseRecord("r-1", text, source, "Svc", "Doc", "cc-by-4.0", {"ai_training": 0})
+    apply_hand_labels([record], {}, tmp_path / "labels.jsonl")
+    assert record.labels.get("content_license") == expected
+
+
+def test_unlabelled_licence_mention_in_claudette_stops_the_build(tmp_path):
+    labels_path = tmp_path / "my_labels.jsonl"
+    text = "You grant us a licence to host and copy the content you upload."
+    records = [_record("c-7", text)]
+    with pytest.raises(DataError, match="content licence") as err:
+        apply_hand_labels(records, {}, labels_path)
+    assert "c-7" in str(err.value)
+    # The same sentence in OPP-115, which is not mined for licences, stays masked instead.
+    opp = ClauseRecord("o-7", text, "opp115", "Svc", "Doc", "opp115-noncommercial", {})
+    apply_hand_labels([opp], {}, labels_path)
+    assert opp.labels == {"ai_training": 0}
 
 
 def test_apply_hand_labels_leaves_non_exhaustive_sources_masked(tmp_path):
@@ -455,7 +492,7 @@ def test_corpus_records_hand_labels_and_negatives():
     assert labelled.document == ZOOM_CORPUS_DOC
     assert labelled.license == "agpl-3.0"
     negative = texts["We delete courier location history after ninety days."]
-    assert negative.labels == {"ai_training": 0}
+    assert negative.labels == {"ai_training": 0, "content_license": 0}
     # A sentence that mentions AI without a hand label is neither labelled nor a negative;
     # the one-line title is not a clause.
     assert "Parcelly uses AI to estimate delivery windows for you." not in texts

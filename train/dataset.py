@@ -23,8 +23,15 @@ from pathlib import Path
 from train import sources
 from train.errors import DataError
 from train.leakage import NearDuplicateIndex, check_no_leakage, find_cross_split_collisions
-from train.mining import EXHAUSTIVE_AI_SOURCES, MINED_LABELS, HandLabel, load_mined_labels
-from train.patterns import mentions_ai
+from train.mining import (
+    EXHAUSTIVE_AI_SOURCES,
+    EXHAUSTIVE_LICENSE_SOURCES,
+    LICENSE_NEGATIVE_SOURCES,
+    MINED_LABELS,
+    HandLabel,
+    load_mined_labels,
+)
+from train.patterns import may_grant_content_rights, mentions_ai, mentions_content_license
 from train.records import ClauseRecord
 from train.segment import segment_document
 from train.services import canonical_service
@@ -122,7 +129,10 @@ def _corpus_records(raw_dir: Path, hand: dict, cfg: BuildConfig) -> list[ClauseR
                     service=sources.corpus_service(path),
                     document=path.name,
                     license=sources.LICENSES["tosdr_corpus_text"],
-                    labels={"ai_training": 0},
+                    labels={
+                        "ai_training": 0,
+                        **({} if may_grant_content_rights(clause.text) else {"content_license": 0}),
+                    },
                 )
             )
     return records
@@ -132,7 +142,8 @@ def apply_hand_labels(
     records: list[ClauseRecord], hand: dict[tuple[str, str, str], HandLabel], labels_path: Path
 ) -> None:
     """Join hand labels to the records they reference, then unmask `ai_training` for sources whose
-    AI mentions are all labelled. An unlabelled AI mention in such a source stops the build."""
+    AI mentions are all labelled, and `content_license` where a sentence cannot grant rights over
+    user content. An unlabelled AI mention (or, in CLAUDETTE, licence mention) stops the build."""
     missing = []
     for record in records:
         label = hand.get((record.source, record.document, record.id))
@@ -146,10 +157,16 @@ def apply_hand_labels(
                 missing.append(record.id)
             else:
                 record.labels["ai_training"] = 0
+        if record.source in LICENSE_NEGATIVE_SOURCES and "content_license" not in record.labels:
+            if record.source in EXHAUSTIVE_LICENSE_SOURCES and mentions_content_license(record.text):
+                missing.append(record.id)
+            elif not may_grant_content_rights(record.text):
+                record.labels["content_license"] = 0
     if missing:
         raise DataError(
             labels_path,
-            f"{len(missing)} sentence(s) mention AI but have no hand label (first: {missing[:5]}); "
+            f"{len(missing)} sentence(s) mention AI (or, in CLAUDETTE, a content licence) but have "
+            f"no hand label (first: {missing[:5]}); "
             "run scripts/mine_candidates.py and label them",
         )
 

@@ -30,6 +30,17 @@ LICENSE_PATTERN = re.compile(
 )
 
 
+# Wider net for "might grant rights over user content": sentences that match it but carry no hand
+# label keep `content_license` masked instead of becoming known negatives.
+RIGHTS_HINT_PATTERN = re.compile(
+    r"\b(?:licen[cs]\w*|sublicens\w*|royalt\w*|irrevocabl\w*|perpetual\w*|worldwide"
+    r"|reproduc\w*|derivative\s+works?|publicly\s+(?:display|perform)\w*"
+    r"|grants?\b[^.;]{0,80}\brights?"
+    r"|(?:your|user)\s+(?:content|posts?|photos?|videos?|materials?|submissions?|uploads?))\b",
+    re.IGNORECASE,
+)
+
+
 def mentions_ai(text: str) -> bool:
     """True when `text` mentions AI or machine learning (the committed candidate pattern)."""
     return AI_PATTERN.search(text) is not None
@@ -38,3 +49,9 @@ def mentions_ai(text: str) -> bool:
 def mentions_content_license(text: str) -> bool:
     """True when `text` looks like it grants or discusses a licence to user content."""
     return LICENSE_PATTERN.search(text) is not None
+
+
+def may_grant_content_rights(text: str) -> bool:
+    """True when `text` could be a grant of rights over user content (the licence pattern or the
+    wider rights hint). Sentences for which this is False are safe `content_license` negatives."""
+    return mentions_content_license(text) or RIGHTS_HINT_PATTERN.search(text) is not None

@@ -74,6 +74,20 @@ OPP115_PEER_CATEGORIES = {
 OPP115_RATIOS = {"train": 0.75, "validation": 0.10, "test": 0.15}
 OPP115_CONSOLIDATION = Path("opp115/OPP-115/consolidation/threshold-0.75-overlap-similarity")
 
+# Training settings copied from each run's resolved config into results.json.
+SETTINGS_REPORTED = (
+    "num_train_epochs",
+    "max_steps",
+    "per_device_train_batch_size",
+    "learning_rate",
+    "pos_weight",
+    "eval_strategy",
+    "eval_steps",
+    "early_stopping_patience",
+    "torch_threads",
+    "seed",
+)
+
 # Published test macro-F1 (in %) quoted beside ours. Not the same data or split: see `note`.
 PUBLISHED = {
     "claudette": {
@@ -538,13 +552,9 @@ def run_one(
         "wall_time_s": round(t2 - t0, 1),
         "hardware": {**summary["hardware"], "cpu": _cpu_name()},
         "settings": {
-            "model_name_or_path": resolved["model"]["model_name_or_path"],
-            "max_length": resolved["model"]["max_length"],
-            "num_train_epochs": resolved["training"]["num_train_epochs"],
-            "max_steps": resolved["training"]["max_steps"],
-            "per_device_train_batch_size": resolved["training"]["per_device_train_batch_size"],
-            "learning_rate": resolved["training"]["learning_rate"],
-            "seed": resolved["training"]["seed"],
+            **resolved["model"],
+            **{key: resolved["training"][key] for key in SETTINGS_REPORTED},
+            "best_checkpoint": summary["best_checkpoint"],
         },
         "run_dir": str(run_dir),
         "data": {split: str(path) for split, path in files.items()},
