@@ -165,6 +165,41 @@ def _max_chars(predictor) -> int:
     return max_chars_for(max_length) if max_length else 1000
 
 
+# Keys under which a changed clause's counterpart on the other side is reported.
+_OLD_KEYS = ("old_text", "old_labels", "old_start", "old_end")
+_NEW_KEYS = ("new_text", "new_text_labels", "new_start", "new_end")
+
+
+def _label_change(a, side: dict, other: dict | None, delta_key: str, other_keys) -> dict | None:
+    """The labels `side` has that `other` (its counterpart on the other version) lacks, as a
+    report item, or None when there are none."""
+    before = set(other["labels"]) if other else set()
+    delta = [n for n in side["labels"] if n not in before]
+    if not delta:
+        return None
+    item = {
+        "change": a.change,
+        "text": side["text"],
+        "labels": side["labels"],
+        delta_key: delta,
+        "scores": side["scores"],
+        "start": side["start"],
+        "end": side["end"],
+    }
+    if other:
+        text_key, labels_key, start_key, end_key = other_keys
+        item.update(
+            {
+                text_key: other["text"],
+                labels_key: other["labels"],
+                start_key: other["start"],
+                end_key: other["end"],
+                "similarity": a.similarity,
+            }
+        )
+    return item
+
+
 def diff_documents(
     predictor,
     old_text: str,
@@ -230,48 +265,12 @@ def diff_documents(
             {"change": a.change, "similarity": a.similarity, "old": old_side, "new": new_side}
         )
         if a.change in ("added", "modified"):
-            before = set(old_side["labels"]) if old_side else set()
-            appeared = [n for n in new_side["labels"] if n not in before]
-            if appeared:
-                item = {
-                    "change": a.change,
-                    "text": new_side["text"],
-                    "labels": new_side["labels"],
-                    "new_labels": appeared,
-                    "scores": new_side["scores"],
-                    "start": new_side["start"],
-                    "end": new_side["end"],
-                }
-                if old_side:
-                    item.update(
-                        old_text=old_side["text"],
-                        old_labels=old_side["labels"],
-                        old_start=old_side["start"],
-                        old_end=old_side["end"],
-                        similarity=a.similarity,
-                    )
+            item = _label_change(a, new_side, old_side, "new_labels", _OLD_KEYS)
+            if item:
                 newly.append(item)
         if a.change in ("removed", "modified"):
-            after = set(new_side["labels"]) if new_side else set()
-            gone = [n for n in old_side["labels"] if n not in after]
-            if gone:
-                item = {
-                    "change": a.change,
-                    "text": old_side["text"],
-                    "labels": old_side["labels"],
-                    "lost_labels": gone,
-                    "scores": old_side["scores"],
-                    "start": old_side["start"],
-                    "end": old_side["end"],
-                }
-                if new_side:
-                    item.update(
-                        new_text=new_side["text"],
-                        new_text_labels=new_side["labels"],
-                        new_start=new_side["start"],
-                        new_end=new_side["end"],
-                        similarity=a.similarity,
-                    )
+            item = _label_change(a, old_side, new_side, "lost_labels", _NEW_KEYS)
+            if item:
                 lost.append(item)
     counts = dict.fromkeys(CHANGE_KINDS, 0)
     for a in alignment:
