@@ -36,10 +36,50 @@ def eval_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+def flag_rate_table(speed: dict) -> str:
+    """Share of the benchmark's real corpus clauses each label flags, per path."""
+    paths = [p for p, r in speed.items() if "flag_rate" in r]
+    if not paths:
+        return ""
+    labels = list(speed[paths[0]]["flag_rate"])
+    lines = ["| flagged share of corpus clauses | " + " | ".join(paths) + " |"]
+    lines.append("|---|" + "---|" * len(paths))
+    for name in labels:
+        cells = [f"{100 * speed[p]['flag_rate'][name]:.1f}%" for p in paths]
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def peer_table(results: dict) -> str:
+    """Our runs of a peer task (model and TF-IDF, per run and mean) beside the published scores."""
+    lines = [
+        f"| {results['task']} run | system | micro-F1 | macro-F1 | epochs | wall (min) |",
+        "|---|---|---|---|---|---|",
+    ]
+    rows = list(results["runs"].items())
+    if len(rows) > 1:
+        rows.append(("mean", results["mean"]))
+    for run, entry in rows:
+        for system in ("model", "tfidf_logreg"):
+            scores = entry[system]
+            epochs = entry.get("epochs_completed", "")
+            wall = f"{entry['wall_time_s'] / 60:.1f}" if "wall_time_s" in entry else ""
+            lines.append(
+                f"| {run} | {system} | {100 * scores['micro_f1']:.1f} | "
+                f"{100 * scores['macro_f1']:.1f} | {epochs if system == 'model' else ''} | "
+                f"{wall if system == 'model' else ''} |"
+            )
+    pub = results["published"]
+    for name, score in pub["scores"].items():
+        lines.append(f"| published | {name} |  | {score:.1f} |  |  |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--run", default="outputs/latest")
     parser.add_argument("--bench", default="outputs/bench/bench.json")
+    parser.add_argument("--peers", default="outputs/peers", help="folder of peer task results")
     args = parser.parse_args()
     run = Path(args.run)
     summary = _load(run / "train_summary.json")
@@ -68,6 +108,9 @@ def main() -> None:
                     f"| {path} | {r['clauses_per_s']:.1f} | {r.get('speedup_vs_pipeline_b32', 0):.2f} | "
                     f"{r['peak_rss_mb']:.0f} | {r.get('label_agreement_vs_torch_fp32', 0):.4f} |"
                 )
+        flags = flag_rate_table(bench.get("speed", {}))
+        if flags:
+            print(flags)
         ota = bench.get("ota")
         if ota:
             print(
@@ -82,6 +125,12 @@ def main() -> None:
                 )
             print(f"diff pairs right: {ota['pairs_correct']} / {ota['pairs_total']}")
         print("bench hardware:", bench.get("hardware"))
+    for task in ("claudette", "opp115"):
+        results = _load(Path(args.peers) / task / "results.json")
+        if results:
+            print(peer_table(results))
+            first = next(iter(results["runs"].values()))
+            print(f"{task} hardware: {first['hardware']}; settings: {first['settings']}")
 
 
 if __name__ == "__main__":

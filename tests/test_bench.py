@@ -11,6 +11,7 @@ import pytest
 from train.bench import format_speed, measure_speed, run_path
 from train.export import export_model
 from train.inference import ClausePredictor
+from train.modelio import load_meta
 
 TEXTS = [
     "we may use your content to train our ai models",
@@ -51,3 +52,9 @@ def test_measure_speed_reports_ratios_memory_and_agreement(tiny_export, tmp_path
     assert base["label_agreement_vs_torch_fp32"] >= 0.95
     assert 50 < ours["peak_rss_mb"] < 8000
     assert "torch_fp32" in format_speed(results)
+    # Flag rates: one share per label, equal to thresholding the saved probabilities by hand.
+    meta = load_meta(tiny_export / "hf")
+    probs = np.load(tmp_path / "probs_torch_fp32.npy")
+    by_hand = (probs >= np.asarray(meta.thresholds)).mean(axis=0)
+    assert list(ours["flag_rate"]) == meta.labels
+    np.testing.assert_allclose(list(ours["flag_rate"].values()), by_hand)
