@@ -191,7 +191,7 @@ def test_experiment_inherits_base_and_overrides(tmp_path):
     cfg = load_config(path, ["training.num_train_epochs=1"])
     assert cfg.training.learning_rate == pytest.approx(3e-5)
     assert cfg.training.num_train_epochs == 1.0
-    assert cfg.training.per_device_train_batch_size == 32  # from base
+    assert cfg.training.per_device_train_batch_size == 16  # from base
 
 
 def test_missing_dataset_says_what_to_run(tmp_path, capsys):
