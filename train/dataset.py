@@ -158,7 +158,9 @@ def apply_hand_labels(
             else:
                 record.labels["ai_training"] = 0
         if record.source in LICENSE_NEGATIVE_SOURCES and "content_license" not in record.labels:
-            if record.source in EXHAUSTIVE_LICENSE_SOURCES and mentions_content_license(record.text):
+            if record.source in EXHAUSTIVE_LICENSE_SOURCES and mentions_content_license(
+                record.text
+            ):
                 missing.append(record.id)
             elif not may_grant_content_rights(record.text):
                 record.labels["content_license"] = 0
