@@ -81,6 +81,7 @@ SETTINGS_REPORTED = (
     "per_device_train_batch_size",
     "learning_rate",
     "pos_weight",
+    "pos_weight_cap",
     "eval_strategy",
     "eval_steps",
     "early_stopping_patience",
