@@ -16,12 +16,13 @@ import time
 from pathlib import Path
 
 from train.batch import predict_corpus
+from train.jsonio import iter_jsonl
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def _records(path: Path) -> list[dict]:
-    rows = [json.loads(line) for line in path.open(encoding="utf-8")]
+    rows = [row for _, row in iter_jsonl(path)]
     return sorted(rows, key=lambda r: (r["doc_id"], r["start"]))
 
 

@@ -483,6 +483,7 @@ def test_corpus_records_hand_labels_and_negatives():
     cfg = make_config(Path("unused"))
     hand = load_mined_labels(MINED_LABELS, TAXONOMY)
     records = _corpus_records(RAW, hand, cfg)
+    apply_hand_labels(records, hand, MINED_LABELS)  # as `collect_records` does
     texts = {r.text: r for r in records}
     labelled = texts[
         "We may use customer content to train and improve our machine learning models."

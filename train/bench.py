@@ -164,16 +164,12 @@ def measure_speed(export_dir: Path, texts: list[str], work: Path, paths: list[st
     base = results.get(BASELINE, {}).get("clauses_per_s")
     for path, p in probs.items():
         r = results[path]
+        flags = apply_thresholds(p, meta.thresholds)
         # Share of these real corpus clauses each label flags: what a user sees on whole documents.
-        r["flag_rate"] = dict(
-            zip(
-                meta.labels, apply_thresholds(p, meta.thresholds).mean(axis=0).tolist(), strict=True
-            )
-        )
+        r["flag_rate"] = dict(zip(meta.labels, flags.mean(axis=0).tolist(), strict=True))
         if base:
             r["speedup_vs_pipeline_b32"] = r["clauses_per_s"] / base
         if ref_flags is not None:
-            flags = apply_thresholds(p, meta.thresholds)
             r["label_agreement_vs_torch_fp32"] = float((flags == ref_flags).mean())
             r["clause_agreement_vs_torch_fp32"] = float((flags == ref_flags).all(axis=1).mean())
             r["max_abs_prob_diff_vs_torch_fp32"] = float(np.abs(p - probs[REFERENCE]).max())

@@ -129,10 +129,7 @@ def _corpus_records(raw_dir: Path, hand: dict, cfg: BuildConfig) -> list[ClauseR
                     service=sources.corpus_service(path),
                     document=path.name,
                     license=sources.LICENSES["tosdr_corpus_text"],
-                    labels={
-                        "ai_training": 0,
-                        **({} if may_grant_content_rights(clause.text) else {"content_license": 0}),
-                    },
+                    labels={"ai_training": 0},
                 )
             )
     return records
@@ -188,8 +185,9 @@ def collect_records(cfg: BuildConfig, taxonomy: Taxonomy, stats: dict) -> list[C
     records += sources.load_tosdr_2022(raw, taxonomy, case_map, stats)
     records += sources.load_claudette(raw, taxonomy, stats)
     records += sources.load_opp115(raw, taxonomy, stats)
-    apply_hand_labels(records, hand, cfg.mined_labels_path)
     records += _corpus_records(raw, hand, cfg)
+    # After the corpus records too: their known negatives follow the same unmasking rules.
+    apply_hand_labels(records, hand, cfg.mined_labels_path)
     team: Counter[str] = Counter()
     team_ids: dict[str, str] = {}
     for path in cfg.team_clause_paths:
