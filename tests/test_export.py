@@ -314,10 +314,10 @@ def test_parity_failure_raises_and_keeps_the_previous_export(exported, monkeypat
     )
     target = tmp_path / "export"
     target.mkdir()
-    (target / "marker").write_text("previous export")
+    (target / export_module.EXPORT_MARKER).write_text("previous export")
     with pytest.raises(ExportError, match="differs from PyTorch by 0.001"):
         export_model(exported["run"] / "model", output_dir=target, skip_int8=True)
-    assert [p.name for p in target.iterdir()] == ["marker"]
+    assert [p.name for p in target.iterdir()] == [export_module.EXPORT_MARKER]
     parity = json.loads((tmp_path / "export.failed" / "parity.json").read_text())
     assert parity["fp32"]["max_abs_diff"] == pytest.approx(1e-3, abs=1e-5)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
@@ -335,3 +335,76 @@ def test_parity_texts_from_csv_capped_and_bad_file(tmp_path):
     bad.write_text('{"text": "fine"}\n{"text": \n')
     with pytest.raises(DataError, match=r"bad.jsonl:2: malformed JSON"):
         load_parity_texts(tmp_path, bad, limit=0)
+
+
+def _reuse_graph(exported, monkeypatch):
+    import train.export as export_module
+
+    good_graph = exported["export"] / "onnx" / "model.onnx"
+
+    def reuse_graph(model, tokenizer, path, max_length, opset):  # skip a second real export
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(good_graph, path)
+        return ["input_ids", "attention_mask", "token_type_ids"]
+
+    monkeypatch.setattr(export_module, "export_onnx", reuse_graph)
+
+
+def test_export_never_replaces_a_folder_of_user_files(exported, monkeypatch, tmp_path):
+    from train.errors import DataError
+    from train.export import EXPORT_MARKER
+
+    _reuse_graph(exported, monkeypatch)
+    target = tmp_path / "mydocs"
+    target.mkdir()
+    (target / "thesis.txt").write_text("my own work")
+    with pytest.raises(DataError, match="--overwrite"):
+        export_model(exported["run"] / "model", output_dir=target, skip_int8=True)
+    assert (target / "thesis.txt").read_text() == "my own work"
+    # An export folder (it carries the marker) is replaced by the next export, no flag needed.
+    fresh = tmp_path / "fresh"
+    export_model(exported["run"] / "model", output_dir=fresh, skip_int8=True)
+    assert (fresh / EXPORT_MARKER).is_file()
+    export_model(exported["run"] / "model", output_dir=fresh, skip_int8=True)
+    assert (fresh / "onnx" / "model.onnx").is_file()
+    # --overwrite is the explicit way to replace a folder that holds other files.
+    export_model(exported["run"] / "model", output_dir=target, skip_int8=True, overwrite=True)
+    assert not (target / "thesis.txt").exists() and (target / EXPORT_MARKER).is_file()
+
+
+def test_export_into_the_working_folder_is_refused_with_exit_2(exported, tmp_path):
+    (tmp_path / "notes.md").write_text("keep me")
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "export.py"),
+            "--model",
+            str(exported["run"] / "model"),
+            "--output",
+            ".",
+            "--overwrite",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert result.returncode == 2, result.stderr
+    assert "cannot be the working folder" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / "notes.md").read_text() == "keep me"
+
+
+def test_quantiser_writes_no_temp_files_into_the_working_folder(exported, monkeypatch, tmp_path):
+    from train.export import quantize_int8
+
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    out = tmp_path / "q"
+    out.mkdir()
+    shutil.copy(exported["export"] / "onnx" / "model.onnx", out / "model.onnx")
+    quantize_int8(Path("../q/model.onnx"), Path("../q/model-int8.onnx"))
+    assert (out / "model-int8.onnx").is_file()
+    assert list(cwd.iterdir()) == []
+    assert Path.cwd() == cwd

@@ -228,6 +228,16 @@ def _quiet_preprocess_hint():
         root.removeFilter(drop)
 
 
+@contextmanager
+def _working_dir(path: Path):
+    previous = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
 def quantize_int8(src: Path, dst: Path) -> None:
     """ONNX Runtime dynamic quantisation: int8 weights (QInt8), activations quantised at run time.
     Per-channel weight scales: on all-MiniLM-L6-v2 (untrained head) they halve the probability
@@ -236,8 +246,11 @@ def quantize_int8(src: Path, dst: Path) -> None:
     require_onnx_tools()
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    src, dst = Path(src).resolve(), Path(dst).resolve()
     external = (src.parent / f"{src.name}.data").is_file()
-    with _quiet_preprocess_hint():
+    # The quantiser's shape inference saves `sym_shape_infer_temp.onnx` and an external-data file
+    # into the working directory: run it inside the export's own temporary folder.
+    with _quiet_preprocess_hint(), _working_dir(dst.parent):
         quantize_dynamic(
             src,
             dst,
@@ -363,6 +376,27 @@ def measure_parity(export_dir: Path, texts: list[str], batch_size: int = 64) -> 
 # ----------------------------------------------------------------------------- export
 
 
+EXPORT_MARKER = ".clausewatch-export"
+
+
+def check_output_dir(target: Path, overwrite: bool) -> None:
+    """Refuse to replace a folder this tool did not write (one without `EXPORT_MARKER`) unless
+    `overwrite`: an export never deletes a user's files by accident."""
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise DataError(target, "the export output exists and is not a folder")
+    entries = list(target.iterdir())
+    if entries and not (target / EXPORT_MARKER).is_file() and not overwrite:
+        raise DataError(
+            target,
+            f"the folder holds {len(entries)} file(s) that no export wrote; choose an empty or "
+            "new folder, or pass --overwrite to replace it",
+        )
+    if target.resolve() in (Path.cwd().resolve(), *Path.cwd().resolve().parents):
+        raise DataError(target, "the export output cannot be the working folder or one above it")
+
+
 def _replace_dir(tmp: Path, target: Path) -> None:
     """Move `tmp` to `target`, replacing an existing folder (old one removed only after the swap)."""
     old = None
@@ -389,6 +423,7 @@ def export_model(
     repo_id: str | None = None,
     license: str | None = None,
     dataset_id: str | None = None,
+    overwrite: bool = False,
 ) -> dict:
     """Export `model_dir` (a run's `model/` folder) to `output_dir` (default `<run>/export`).
 
@@ -404,7 +439,8 @@ def export_model(
     model_dir = _repo_path(model_dir)
     meta = load_meta(model_dir)
     run_dir = model_dir.resolve().parent
-    target = Path(output_dir) if output_dir else run_dir / "export"
+    target = (Path(output_dir) if output_dir else run_dir / "export").resolve()
+    check_output_dir(target, overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -413,6 +449,7 @@ def export_model(
         # --- Hub folder
         model, tokenizer = load_for_export(model_dir, meta)
         save_hub_folder(model, tokenizer, meta, tmp / "hf")
+        (tmp / EXPORT_MARKER).write_text("written by clausewatch export\n", encoding="utf-8")
 
         # --- ONNX fp32 and int8, and what serving needs beside them
         onnx_dir = tmp / "onnx"
@@ -490,6 +527,11 @@ def main(argv: list[str] | None = None) -> dict:
         help="at most this many parity clauses, evenly spread (0 = all)",
     )
     parser.add_argument("--skip-int8", action="store_true", help="do not write model-int8.onnx")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an output folder that holds files no export wrote",
+    )
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset")
     parser.add_argument(
         "--repo-id",
@@ -510,10 +552,14 @@ def main(argv: list[str] | None = None) -> dict:
             repo_id=args.repo_id,
             license=args.license,
             dataset_id=args.dataset_id,
+            overwrite=args.overwrite,
         )
-    except (ExportError, DataError, FileNotFoundError, ImportError) as err:
+    except (DataError, FileNotFoundError, ImportError) as err:
         print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(1) from None
+        raise SystemExit(2) from None
+    except ExportError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(3) from None
     for name in ("fp32", "int8"):
         if name in result["parity"]:
             p = result["parity"][name]
