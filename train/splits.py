@@ -42,3 +42,62 @@ def assign_splits(
             assignment[service] = split
             filled[split] += size
     return assignment
+
+
+def load_service_splits(path) -> dict[str, str]:
+    """The committed service -> split table (`service,split,stratum`); empty when the file is
+    missing. A service listed here keeps its split whatever else is added to the data."""
+    import csv
+    from pathlib import Path
+
+    from train.errors import DataError
+
+    path = Path(path)
+    table: dict[str, str] = {}
+    if not path.is_file():
+        return table
+    with path.open(encoding="utf-8", newline="") as fh:
+        for line_no, row in enumerate(csv.DictReader(fh), start=2):
+            service, split = (row.get("service") or "").strip(), (row.get("split") or "").strip()
+            if not service or split not in SPLITS:
+                raise DataError(path, f"each row needs a service and a split in {SPLITS}", line_no)
+            if service in table:
+                raise DataError(path, f"service {service!r} listed twice", line_no)
+            table[service] = split
+    return table
+
+
+def write_service_splits(path, assignment: dict[str, str], strata: dict[str, str]) -> None:
+    """Write the service -> split table, sorted by service (atomic)."""
+    import csv
+    import io
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["service", "split", "stratum"])
+    for service in sorted(assignment):
+        writer.writerow([service, assignment[service], strata.get(service, "")])
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(buf.getvalue(), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def assign_with_committed(
+    service_sizes: dict[str, int],
+    service_strata: dict[str, str],
+    ratios: dict[str, float],
+    seed: int,
+    committed: dict[str, str],
+    forced: dict[str, str] | None = None,
+) -> tuple[dict[str, str], list[str]]:
+    """Committed services keep their split; services the table does not know are assigned by
+    `assign_splits` among themselves, within their own stratum, so adding a source never moves a
+    service that was already placed. Returns the assignment and the newly assigned services."""
+    forced = dict(forced or {})
+    assignment = {s: committed[s] for s in service_sizes if s in committed}
+    new = {s: n for s, n in service_sizes.items() if s not in committed}
+    assignment.update(assign_splits(new, {s: service_strata[s] for s in new}, ratios, seed, forced))
+    return assignment, sorted(new)
