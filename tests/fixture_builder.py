@@ -17,6 +17,25 @@ CASE_MAP = FIXTURES / "case_map.csv"
 MINED_LABELS = FIXTURES / "mined_labels.jsonl"
 OTA_PAIRS = FIXTURES / "ota_pairs.csv"
 TEAM_FILES = (FIXTURES / "team_clauses_ai.jsonl", FIXTURES / "team_clauses_neg.jsonl")
+LABELLED_DOCUMENTS = FIXTURES / "labelled_documents.csv"
+DOCUMENT_LABELS = FIXTURES / "document_labels.jsonl"
+
+# The exhaustively labelled fixture document: labels of its clauses, in segmenter order.
+LABELLED_DOC = ("ota_contrib_2026", "current/Acme Notes/Privacy Policy.md", "acmenotes", "train")
+LABELLED_DOC_LABELS = (
+    [],  # Last updated: ...
+    ["data_collection"],
+    [],  # table header cell
+    ["data_collection"],
+    ["data_retention"],
+    ["data_collection"],
+    [],  # list fragment
+    [],  # list fragment
+    ["ai_training"],
+    ["data_sharing"],
+    ["user_control"],
+    ["terms_change"],
+)
 
 ZOOM_CORPUS_DOC = "Zoom Video Communications_Terms of Service.txt"
 
@@ -99,6 +118,32 @@ def mined_label_rows(raw: Path = RAW) -> list[dict]:
     return rows
 
 
+def document_label_files(raw: Path = RAW) -> tuple[list, list[dict]]:
+    """Manifest entry and label rows of the labelled fixture document."""
+    from train.doc_labels import LabelledDocument, clause_list_sha1, document_clauses
+    from train.textnorm import text_sha1
+
+    source, document, service, split = LABELLED_DOC
+    clauses = document_clauses(raw, source, document)
+    if len(clauses) != len(LABELLED_DOC_LABELS):
+        raise SystemExit(f"{document}: {len(clauses)} clauses, {len(LABELLED_DOC_LABELS)} labels")
+    doc = LabelledDocument(
+        source, document, service, split, len(clauses), clause_list_sha1(clauses), "b01"
+    )
+    rows = [
+        {
+            "source": source,
+            "document": document,
+            "locator": c.locator,
+            "sha1": text_sha1(c.text),
+            "labels": labels,
+            "note": "",
+        }
+        for c, labels in zip(clauses, LABELLED_DOC_LABELS, strict=True)
+    ]
+    return [doc], rows
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text(
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
@@ -125,11 +170,22 @@ def make_config(output_dir: Path, raw_dir: Path = RAW, **overrides):
         "corpus_negative_docs": 10,
         "corpus_negatives_per_doc": 20,
         "ota_pairs_path": OTA_PAIRS,
+        "ota_contrib_negative_docs": 5,
+        "ota_contrib_negatives_per_doc": 20,
+        "labelled_documents_path": LABELLED_DOCUMENTS,
+        "document_labels_path": DOCUMENT_LABELS,
+        # The fixture services are assigned from scratch, never from data/service_splits.csv.
+        "service_splits_path": None,
     }
     values.update(overrides)
     return BuildConfig(**values)
 
 
 if __name__ == "__main__":
+    from train.doc_labels import write_document_labels, write_manifest
+
     write_jsonl(MINED_LABELS, mined_label_rows())
-    print(f"wrote {MINED_LABELS}")
+    docs, rows = document_label_files()
+    write_manifest(docs, LABELLED_DOCUMENTS)
+    write_document_labels(rows, DOCUMENT_LABELS)
+    print(f"wrote {MINED_LABELS}, {LABELLED_DOCUMENTS}, {DOCUMENT_LABELS}")

@@ -482,7 +482,7 @@ def test_collect_records_joins_hand_labels():
 def test_corpus_records_hand_labels_and_negatives():
     cfg = make_config(Path("unused"))
     hand = load_mined_labels(MINED_LABELS, TAXONOMY)
-    records = _corpus_records(RAW, hand, cfg)
+    records = _corpus_records(RAW, hand, cfg, set(), {})
     apply_hand_labels(records, hand, MINED_LABELS)  # as `collect_records` does
     texts = {r.text: r for r in records}
     labelled = texts[
@@ -510,7 +510,7 @@ def test_corpus_hand_label_hash_mismatch_names_labels_file(tmp_path):
     cfg = make_config(tmp_path / "out", raw_dir=raw)
     hand = load_mined_labels(MINED_LABELS, TAXONOMY)
     with pytest.raises(DataError, match="hash mismatch") as err:
-        _corpus_records(raw, hand, cfg)
+        _corpus_records(raw, hand, cfg, set(), {})
     assert str(MINED_LABELS) in str(err.value)
 
 

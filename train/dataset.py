@@ -21,6 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from train import sources
+from train.doc_labels import (
+    DOCUMENT_LABELS,
+    LABELLED_DOCUMENTS,
+    load_labelled_document_records,
+    load_manifest,
+)
 from train.errors import DataError
 from train.leakage import NearDuplicateIndex, check_no_leakage, find_cross_split_collisions
 from train.mining import (
@@ -35,19 +41,31 @@ from train.patterns import may_grant_content_rights, mentions_ai, mentions_conte
 from train.records import ClauseRecord
 from train.segment import segment_document
 from train.services import canonical_service
-from train.splits import FORCED_TEST_SERVICES, SPLIT_PRIORITY, SPLITS, assign_splits
+from train.splits import (
+    FORCED_TEST_SERVICES,
+    SPLIT_PRIORITY,
+    SPLITS,
+    assign_with_committed,
+    load_service_splits,
+    write_service_splits,
+)
 from train.taxonomy import DEFAULT_TAXONOMY, REPO_ROOT, Taxonomy, load_taxonomy
 from train.textnorm import normalize_text, text_sha1
 
 DATA_DIR = REPO_ROOT / "data"
 TEAM_CLAUSE_FILES = ("team_clauses_ai.jsonl", "team_clauses_neg.jsonl")
 OTA_PAIRS = DATA_DIR / "ota_pairs.csv"
+SERVICE_SPLITS = DATA_DIR / "service_splits.csv"
 CARD_TEMPLATE = DATA_DIR / "dataset_card_template.md"
 
 
 def default_raw_dir() -> Path:
-    """`RAW_DIR` from the environment, else `data/raw/`."""
-    return Path(os.environ.get("RAW_DIR") or DATA_DIR / "raw")
+    """`RAW_DIR` from the environment, else `data/raw/`, else a shared copy beside the checkout
+    (`../shared/data/raw`, as the Makefile does)."""
+    if os.environ.get("RAW_DIR"):
+        return Path(os.environ["RAW_DIR"])
+    local, shared = DATA_DIR / "raw", REPO_ROOT.parent / "shared" / "data" / "raw"
+    return shared if not local.is_dir() and shared.is_dir() else local
 
 
 @dataclass
@@ -61,6 +79,11 @@ class BuildConfig:
     mined_labels_path: Path = MINED_LABELS
     team_clause_paths: tuple[Path, ...] = tuple(DATA_DIR / n for n in TEAM_CLAUSE_FILES)
     ota_pairs_path: Path = OTA_PAIRS
+    # Committed service -> split table: listed services never move; new ones are assigned by the
+    # same rule within their own source. `None` assigns every service from scratch.
+    service_splits_path: Path | None = SERVICE_SPLITS
+    # Add newly assigned services to that table (`--write-splits`), so they are frozen too.
+    write_splits: bool = False
     exclude_licenses: tuple[str, ...] = ()
     seed: int = 13
     ratios: dict[str, float] = field(
@@ -70,22 +93,36 @@ class BuildConfig:
     # that does is hand labelled); this many are sampled so the model sees real negatives.
     corpus_negative_docs: int = 150
     corpus_negatives_per_doc: int = 20
+    # The same sampling over the 2026 Open Terms Archive documents (English ones only).
+    ota_contrib_negative_docs: int = 150
+    ota_contrib_negatives_per_doc: int = 20
+    # Exhaustively labelled real documents (every clause, every label).
+    labelled_documents_path: Path = LABELLED_DOCUMENTS
+    document_labels_path: Path = DOCUMENT_LABELS
 
 
 # ----------------------------------------------------------------------------- records
 
 
-def _corpus_records(raw_dir: Path, hand: dict, cfg: BuildConfig) -> list[ClauseRecord]:
-    """Hand-labelled corpus sentences, plus a seeded sample of sentences without AI mentions."""
+def _corpus_records(
+    raw_dir: Path, hand: dict, cfg: BuildConfig, exhaustive: set[str], stats: dict
+) -> list[ClauseRecord]:
+    """Hand-labelled corpus sentences, plus a seeded sample of sentences without AI mentions.
+    Documents in `exhaustive` are labelled clause by clause elsewhere: their mined labels are
+    superseded and they are left out of the sample."""
     docs = sources.corpus_documents(raw_dir)
     if not docs:
         return []
     by_name = {p.name: p for p in docs}
     records: list[ClauseRecord] = []
     texts: dict[str, str] = {}
+    superseded = 0
     for key, label in sorted(hand.items()):
         source, document, locator = key
         if source != "tosdr_corpus_text":
+            continue
+        if document in exhaustive:
+            superseded += 1
             continue
         path = by_name.get(document)
         if path is None:
@@ -111,11 +148,14 @@ def _corpus_records(raw_dir: Path, hand: dict, cfg: BuildConfig) -> list[ClauseR
                 labels={n: int(n in label.labels) for n in label.checked},
             )
         )
+    stats["mined_labels_superseded_by_document_labels"] = superseded
     rng = random.Random(cfg.seed)
     sample = sorted(docs, key=lambda p: text_sha1(f"{cfg.seed}:{p.name}"))[
         : cfg.corpus_negative_docs
     ]
     for path in sample:
+        if path.name in exhaustive:
+            continue
         _, clauses = segment_document(path.read_text(encoding="utf-8", errors="replace"), "txt")
         pool = [c for c in clauses if not mentions_ai(c.text)]
         for clause in sorted(
@@ -129,6 +169,47 @@ def _corpus_records(raw_dir: Path, hand: dict, cfg: BuildConfig) -> list[ClauseR
                     service=sources.corpus_service(path),
                     document=path.name,
                     license=sources.LICENSES["tosdr_corpus_text"],
+                    labels={"ai_training": 0},
+                )
+            )
+    return records
+
+
+def _ota_contrib_negatives(raw_dir: Path, cfg: BuildConfig, exhaustive: set[str]) -> list:
+    """A seeded sample of clauses without AI mentions from English 2026 Open Terms Archive
+    documents: known `ai_training` negatives, as for the corpus."""
+    import py3langid
+
+    kind = sources.DOCUMENT_SOURCES[sources.OTA_CONTRIB]
+    docs = sources.ota_contrib_documents(raw_dir, "current")
+    order = sorted(docs, key=lambda p: text_sha1(f"{cfg.seed}:{kind.document_id(p)}"))
+    rng = random.Random(cfg.seed)
+    records: list[ClauseRecord] = []
+    taken = 0
+    for path in order:
+        if taken >= cfg.ota_contrib_negative_docs:
+            break
+        doc_id = kind.document_id(path)
+        if doc_id in exhaustive:
+            continue
+        raw = path.read_text(encoding="utf-8", errors="replace")
+        if py3langid.classify(raw[:5000])[0] != "en":
+            continue
+        taken += 1
+        _, clauses = kind.segment(path)
+        pool = [c for c in clauses if not mentions_ai(c.text)]
+        for clause in sorted(
+            rng.sample(pool, min(len(pool), cfg.ota_contrib_negatives_per_doc)),
+            key=lambda c: c.start,
+        ):
+            records.append(
+                ClauseRecord(
+                    id=f"ota2026-{text_sha1(doc_id)[:10]}-{clause.start}-{clause.end}",
+                    text=clause.text,
+                    source=sources.OTA_CONTRIB,
+                    service=kind.service(path),
+                    document=doc_id,
+                    license=sources.LICENSES[sources.OTA_CONTRIB],
                     labels={"ai_training": 0},
                 )
             )
@@ -185,7 +266,22 @@ def collect_records(cfg: BuildConfig, taxonomy: Taxonomy, stats: dict) -> list[C
     records += sources.load_tosdr_2022(raw, taxonomy, case_map, stats)
     records += sources.load_claudette(raw, taxonomy, stats)
     records += sources.load_opp115(raw, taxonomy, stats)
-    records += _corpus_records(raw, hand, cfg)
+    manifest = load_manifest(cfg.labelled_documents_path)
+    exhaustive = {d.document for d in manifest}
+    records += _corpus_records(raw, hand, cfg, exhaustive, stats)
+    if (raw / sources.OTA_CONTRIB).is_dir():
+        records += _ota_contrib_negatives(raw, cfg, exhaustive)
+    labelled = list(
+        load_labelled_document_records(
+            raw, taxonomy, cfg.labelled_documents_path, cfg.document_labels_path
+        )
+    )
+    stats["labelled_documents"] = {
+        "documents": len({r.document for r in labelled}),
+        "clauses": len(labelled),
+        "chosen_not_yet_labelled": len(manifest) - len({r.document for r in labelled}),
+    }
+    records += labelled
     # After the corpus records too: their known negatives follow the same unmasking rules.
     apply_hand_labels(records, hand, cfg.mined_labels_path)
     team: Counter[str] = Counter()
@@ -238,14 +334,45 @@ def merge_duplicates(records: list[ClauseRecord]) -> list[ClauseRecord]:
     return list(merged.values())
 
 
-def _assign(records: list[ClauseRecord], cfg: BuildConfig) -> dict[str, str]:
-    sizes: Counter[str] = Counter(r.service for r in records)
+def _strata(records: list[ClauseRecord]) -> dict[str, str]:
+    """A service's stratum is the source most of its clauses come from."""
     by_source: dict[str, Counter[str]] = defaultdict(Counter)
     for r in records:
         by_source[r.service][r.source] += 1
-    strata = {s: max(sorted(c), key=lambda k: c[k]) for s, c in by_source.items()}
+    return {s: max(sorted(c), key=lambda k: c[k]) for s, c in by_source.items()}
+
+
+def _assign(records: list[ClauseRecord], cfg: BuildConfig, stats: dict) -> dict[str, str]:
+    sizes: Counter[str] = Counter(r.service for r in records)
+    strata = _strata(records)
     forced = {s: "test" for s in FORCED_TEST_SERVICES if s in sizes}
-    return assign_splits(dict(sizes), strata, cfg.ratios, cfg.seed, forced)
+    committed = load_service_splits(cfg.service_splits_path) if cfg.service_splits_path else {}
+    for service in forced:
+        if committed.get(service, "test") != "test":
+            raise DataError(cfg.service_splits_path, f"{service!r} must be in the test split")
+    split_of, new = assign_with_committed(
+        dict(sizes), strata, cfg.ratios, cfg.seed, committed, forced
+    )
+    stats["services_newly_assigned"] = len(new)
+    if new and cfg.service_splits_path:
+        print(f"{len(new)} service(s) not in {cfg.service_splits_path.name}, assigned by rule")
+        if cfg.write_splits:
+            write_service_splits(
+                cfg.service_splits_path,
+                {**committed, **{s: split_of[s] for s in new}},
+                {**_committed_strata(cfg.service_splits_path), **strata},
+            )
+            print(f"added them to {cfg.service_splits_path}")
+    return split_of
+
+
+def _committed_strata(path: Path) -> dict[str, str]:
+    import csv
+
+    if not path.is_file():
+        return {}
+    with path.open(encoding="utf-8", newline="") as fh:
+        return {row["service"]: row.get("stratum", "") for row in csv.DictReader(fh)}
 
 
 def load_ota_sentences(raw_dir: Path, pairs_path: Path | None = None) -> list[str]:
@@ -430,7 +557,7 @@ def build(cfg: BuildConfig) -> dict:
             record.service if record.origin == "team" else canonical_service(record.service)
         )
     records = merge_duplicates(records)
-    split_of = _assign(records, cfg)
+    split_of = _assign(records, cfg, stats)
     print(f"{len(records)} clauses from {len(split_of)} services; checking leakage", flush=True)
     splits = resolve_leakage(
         records, split_of, load_ota_sentences(cfg.raw_dir, cfg.ota_pairs_path), stats
@@ -487,12 +614,18 @@ def main(argv: list[str] | None = None) -> dict:
         help="comma-separated licence ids to leave out, e.g. opp115-noncommercial,unknown",
     )
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--write-splits",
+        action="store_true",
+        help="add services that data/service_splits.csv does not list yet to it",
+    )
     args = parser.parse_args(argv)
     cfg = BuildConfig(
         raw_dir=args.raw_dir,
         output_dir=args.output_dir,
         exclude_licenses=tuple(x.strip() for x in args.exclude_licenses.split(",") if x.strip()),
         seed=args.seed,
+        write_splits=args.write_splits,
     )
     try:
         return build(cfg)

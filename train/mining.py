@@ -36,7 +36,12 @@ EXHAUSTIVE_LICENSE_SOURCES = ("claudette_multilingual_en",)
 # Sources whose sentences carry no `content_license` annotation of their own: a sentence that cannot
 # be a grant of rights over user content (`patterns.may_grant_content_rights` is False) is a known
 # negative; one that could be and has no hand label stays masked.
-LICENSE_NEGATIVE_SOURCES = ("claudette_multilingual_en", "opp115", "tosdr_corpus_text")
+LICENSE_NEGATIVE_SOURCES = (
+    "claudette_multilingual_en",
+    "opp115",
+    "tosdr_corpus_text",
+    "ota_contrib_2026",
+)
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,12 @@ import pysbd
 from bs4 import BeautifulSoup
 
 # Leading list markers and section numbers that belong to layout, not to the clause:
-# "- ", "* ", "1. ", "1.2.3 ", "(a) ", "a) ", "iv. ", "Section 4. ", "§ 2 ".
+# "- ", "* ", "1. ", "1.2.3 ", "(a) ", "a) ", "iv. ", "Section 4. ", "§ 2 ", and the escaped
+# forms Markdown converters write ("\- ", "1\. ").
 _LEADING_MARKER = re.compile(
-    r"(?:[-*+\u2022\u25aa\u25cf\u2013>]+\s+"
+    r"(?:\\?[-*+\u2022\u25aa\u25cf\u2013>]+\s+"
     r"|(?:section|article|clause|§)\s*\d+(?:\.\d+)*[.:)]?[*_]*\s+"
-    r"|\(?(?:\d+(?:\.\d+)*|[a-z]|[ivxlc]+)[.)][*_]*\s+"
+    r"|\(?(?:\d+(?:\.\d+)*|[a-z]|[ivxlc]+)\\?[.)][*_]*\s+"
     r"|\d+(?:\.\d+)+[*_]*\s+)",
     re.IGNORECASE,
 )
@@ -68,9 +69,37 @@ class Clause:
     text: str
 
 
+_MD_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_MD_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_MD_TABLE_RULE = re.compile(r"^[\s|:\-]+$")
+_MD_CELL_SEP = re.compile(r"(?<!\\)\|")
+
+
+def prepare_markdown(raw: str) -> str:
+    """Markdown as converted from web pages: every table cell becomes a paragraph of its own
+    (rows of a cookie or data-category table are not one sentence), table rules disappear, and
+    `<br>` inside a list item or cell is a line break, so items stay separate clauses."""
+    out: list[str] = []
+    for line in raw.splitlines():
+        if _MD_TABLE_ROW.match(line):
+            if _MD_TABLE_RULE.match(line):
+                continue
+            cells = _MD_CELL_SEP.split(line.strip())[1:-1]
+            for cell in cells:
+                if cell.strip():
+                    out.append(cell.strip())
+                    out.append("")
+            continue
+        out.append(line)
+    return _MD_BR.sub("\n", "\n".join(out) + ("\n" if raw.endswith("\n") else ""))
+
+
 def prepare_text(raw: str, fmt: str = "txt") -> str:
     """Return the text that clause offsets refer to: HTML is reduced to its visible text, one block
-    element per line; plain text and Markdown are used as they are."""
+    element per line; Markdown tables are cut into cells and `<br>` becomes a line break (see
+    `prepare_markdown`); plain text is used as it is."""
+    if fmt in {"md", "markdown"}:
+        return prepare_markdown(raw)
     if fmt in {"html", "htm"}:
         soup = BeautifulSoup(raw, "html.parser")
         for tag in soup(["script", "style", "noscript", "head", "nav", "footer", "template"]):

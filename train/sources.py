@@ -30,6 +30,7 @@ LICENSES = {
     "claudette_multilingual_en": "cc-by-4.0",
     "opp115": "opp115-noncommercial",
     "tosdr_corpus_text": "agpl-3.0",
+    "ota_contrib_2026": "odc-by-1.0",
     "team": "cc-by-4.0",
 }
 
@@ -350,6 +351,62 @@ def segment_corpus_document(path: Path):
     """Prepared text and clauses of a corpus document (the offsets label references use)."""
     raw = path.read_text(encoding="utf-8", errors="replace")
     return segment_document(raw, "txt")
+
+
+OTA_CONTRIB = "ota_contrib_2026"
+OTA_CONTRIB_SNAPSHOTS = ("current", "2023-01-01")
+
+
+def ota_contrib_documents(raw_dir: Path, snapshot: str = "current") -> list[Path]:
+    """Open Terms Archive documents of one snapshot (`current` or `2023-01-01`), sorted; the
+    layout is `<snapshot>/<Service>/<Document>.md`."""
+    return sorted((raw_dir / OTA_CONTRIB / snapshot).glob("*/*.md"))
+
+
+def ota_contrib_document_id(path: Path) -> str:
+    """`<snapshot>/<Service>/<Document>.md`: unique within the source, stable across machines."""
+    return "/".join(path.parts[-3:])
+
+
+def ota_contrib_service(path: Path) -> str:
+    return path.parent.name
+
+
+@dataclass(frozen=True)
+class DocumentSource:
+    """A source of whole documents (no labels of its own): how to list, name and segment them."""
+
+    name: str
+    fmt: str
+
+    def documents(self, raw_dir: Path) -> list[Path]:
+        if self.name == OTA_CONTRIB:
+            return ota_contrib_documents(raw_dir, "current") + ota_contrib_documents(
+                raw_dir, "2023-01-01"
+            )
+        return corpus_documents(raw_dir)
+
+    def document_id(self, path: Path) -> str:
+        return ota_contrib_document_id(path) if self.name == OTA_CONTRIB else path.name
+
+    def path_of(self, raw_dir: Path, document_id: str) -> Path:
+        if self.name == OTA_CONTRIB:
+            return raw_dir / OTA_CONTRIB / document_id
+        return raw_dir / "tosdr_corpus_text" / "corpus" / "text" / document_id
+
+    def service(self, path: Path) -> str:
+        return ota_contrib_service(path) if self.name == OTA_CONTRIB else corpus_service(path)
+
+    def segment(self, path: Path):
+        """Prepared text and clauses (the offsets label references use)."""
+        raw = path.read_text(encoding="utf-8", errors="replace")
+        return segment_document(raw, self.fmt)
+
+
+DOCUMENT_SOURCES = {
+    "tosdr_corpus_text": DocumentSource("tosdr_corpus_text", "txt"),
+    OTA_CONTRIB: DocumentSource(OTA_CONTRIB, "md"),
+}
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:

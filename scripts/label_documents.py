@@ -1,0 +1,158 @@
+"""Exhaustive document labelling: reading sheets, importing answers, agreement, adjudication.
+
+  sheet BATCH       write data/work/labelling/BATCH.sheet.txt (clause ids and text; git-ignored)
+  import BATCH FILE import an answer file for BATCH (`--second` for an independent second pass)
+  agreement         Cohen's kappa per label over the double-labelled clauses (JSON)
+  disagreements     list the clauses the two passes disagree on, with text, for adjudication
+  adjudicate FILE   set final labels: lines `source<TAB>document<TAB>start:end<TAB>CODES`
+
+A batch is a value of the `batch` column of data/labelled_documents.csv; BATCH may also be a
+comma-separated list of documents' rows given as `source:document` (for a second pass).
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from train.dataset import default_raw_dir
+from train.doc_labels import (
+    DOCUMENT_LABELS,
+    LABEL_CODES,
+    LABELLED_DOCUMENTS,
+    agreement,
+    document_clauses,
+    import_answers,
+    load_document_labels,
+    load_manifest,
+    write_document_labels,
+    write_sheet,
+)
+from train.errors import DataError
+from train.taxonomy import REPO_ROOT, load_taxonomy
+
+WORK = REPO_ROOT / "data" / "work" / "labelling"
+DOUBLE = REPO_ROOT / "data" / "double_labelled.txt"
+
+
+def _docs(batch: str, manifest: Path):
+    docs = load_manifest(manifest)
+    if batch.startswith("double:"):
+        # The double-labelled documents, listed in data/double_labelled.txt (one id per line).
+        wanted = [x for x in DOUBLE.read_text(encoding="utf-8").splitlines() if x.strip()]
+        by_id = {d.document: d for d in docs}
+        unknown = [x for x in wanted if x not in by_id]
+        if unknown:
+            raise SystemExit(f"error: {DOUBLE}: not in {manifest}: {unknown}")
+        return [by_id[x] for x in wanted]
+    chosen = [d for d in docs if d.batch == batch]
+    if not chosen:
+        raise SystemExit(f"error: no document of {manifest} is in batch {batch!r}")
+    return chosen
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--raw-dir", type=Path, default=default_raw_dir(), help="(env RAW_DIR)")
+    parser.add_argument("--manifest", type=Path, default=LABELLED_DOCUMENTS)
+    parser.add_argument("--labels", type=Path, default=DOCUMENT_LABELS)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("sheet")
+    p.add_argument("batch")
+    p.add_argument("--output", type=Path)
+    p = sub.add_parser("import")
+    p.add_argument("batch")
+    p.add_argument("answers", type=Path)
+    p.add_argument("--second", action="store_true", help="an independent second pass")
+    p.add_argument("--partial", action="store_true", help="import the fully answered documents")
+    p = sub.add_parser("check", help="check an answer file against its sheet (imports nothing)")
+    p.add_argument("batch")
+    p.add_argument("answers", type=Path)
+    sub.add_parser("agreement")
+    sub.add_parser("disagreements")
+    p = sub.add_parser("adjudicate")
+    p.add_argument("decisions", type=Path)
+    args = parser.parse_args()
+    taxonomy = load_taxonomy()
+    try:
+        if args.command == "sheet":
+            out = args.output or WORK / f"{args.batch}.sheet.txt"
+            n = write_sheet(args.raw_dir, _docs(args.batch, args.manifest), out)
+            print(f"{out}: {n} clauses")
+        elif args.command == "import":
+            docs = _docs(args.batch, args.manifest)
+            n = import_answers(
+                args.raw_dir,
+                docs,
+                args.answers,
+                taxonomy,
+                args.labels,
+                second_pass=args.second,
+                partial=args.partial,
+            )
+            print(f"imported {n} clauses of {len(docs)} documents into {args.labels}")
+        elif args.command == "check":
+            from collections import Counter
+
+            from train.doc_labels import parse_answers, sheet_ids
+
+            ids = sheet_ids(args.raw_dir, _docs(args.batch, args.manifest))
+            answers = parse_answers(args.answers, set(ids), allow_missing=True)
+            counts = Counter(n for names, _ in answers.values() for n in names)
+            print(f"{len(answers)} of {len(ids)} clauses answered; positives: {dict(counts)}")
+            if len(answers) < len(ids):
+                missing = [c for c in ids if c not in answers]
+                print(f"not answered yet: {len(missing)} (first: {missing[:5]})")
+                return 1
+        elif args.command == "agreement":
+            print(json.dumps(agreement(args.labels, taxonomy), indent=2))
+        elif args.command == "disagreements":
+            codes = {v: k for k, v in LABEL_CODES.items()}
+            table = load_document_labels(args.labels, taxonomy)
+            texts: dict = {}
+            for key, row in sorted(table.items()):
+                if "labels_b" not in row or set(row["labels_a"]) == set(row["labels_b"]):
+                    continue
+                source, document, locator = key
+                if (source, document) not in texts:
+                    texts[(source, document)] = {
+                        c.locator: c.text for c in document_clauses(args.raw_dir, source, document)
+                    }
+                a = ",".join(codes[n] for n in row["labels_a"]) or "-"
+                b = ",".join(codes[n] for n in row["labels_b"]) or "-"
+                text = texts[(source, document)][locator].replace("\n", " / ")
+                print(f"{source}\t{document}\t{locator}\tA={a}\tB={b}\t{text}")
+        elif args.command == "adjudicate":
+            table = load_document_labels(args.labels, taxonomy)
+            n = 0
+            for line_no, line in enumerate(
+                args.decisions.read_text(encoding="utf-8").splitlines(), 1
+            ):
+                if not line.strip() or line.startswith("//"):
+                    continue
+                parts = line.split("\t")
+                if len(parts) < 4:
+                    raise DataError(
+                        args.decisions, "expected source, document, start:end, CODES", line_no
+                    )
+                key = tuple(parts[:3])
+                if key not in table:
+                    raise DataError(args.decisions, f"no labelled clause {key}", line_no)
+                codes = parts[3].strip()
+                names = [] if codes == "-" else [LABEL_CODES[c] for c in codes.upper().split(",")]
+                table[key]["labels"] = sorted(names)
+                if len(parts) > 4 and parts[4].strip():
+                    table[key]["note"] = parts[4].strip()
+                n += 1
+            write_document_labels(list(table.values()), args.labels)
+            print(f"{n} clause(s) adjudicated")
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
