@@ -620,3 +620,60 @@ def test_script_starts_without_torch_and_reports_a_bad_model(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("error: cannot load model")
+
+
+class PoisonPredictor(KeywordPredictor):
+    """Raises on any batch that holds the word POISON, as a tokenizer does on text it cannot take."""
+
+    def predict_proba(self, texts, batch_size=64):
+        if any("POISON" in t for t in texts):
+            raise ValueError("cannot tokenize this text")
+        return super().predict_proba(texts, batch_size)
+
+
+def test_one_failing_record_never_blocks_the_corpus(tmp_path, tiny_trained_model):
+    (tmp_path / "a.txt").write_text("We may use your data to train our models.\n")
+    (tmp_path / "b.txt").write_text(
+        "We collect your location data.\n\nPOISON clause that breaks the scorer.\n"
+    )
+    summary = predict_corpus(
+        tiny_trained_model,
+        [tmp_path],
+        tmp_path / "out",
+        predictor=PoisonPredictor(),
+        progress=False,
+        docs_per_chunk=5,
+    )
+    texts = [r["text"] for r in read_jsonl(tmp_path / "out" / "clauses.jsonl")]
+    assert texts == ["We may use your data to train our models.", "We collect your location data."]
+    [row] = read_csv(tmp_path / "out" / "skipped.csv")
+    assert row["path"].endswith("b.txt")
+    assert row["reason"].startswith("scoring failed at offset 32: ValueError: cannot tokenize")
+    assert summary["documents"] == 2
+
+
+def test_lone_surrogate_and_symlink_loop_are_skipped_and_the_run_exits_0(
+    tmp_path, tiny_trained_model
+):
+    corpus = tmp_path / "in"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text("We collect your location and device information.\n")
+    (corpus / "records.jsonl").write_text(
+        '{"id": "ok", "text": "we share your data with partners"}\n'
+        '{"id": "bad", "text": "broken \\ud800 text"}\n',
+        encoding="utf-8",
+    )
+    (corpus / "loop.txt").symlink_to(corpus / "loop.txt")
+    argv = ["--model", str(tiny_trained_model), "--no-progress", "--output", str(tmp_path / "o")]
+    assert main([*argv, str(corpus)]) == 0
+    scored = {r["text"] for r in read_jsonl(tmp_path / "o" / "clauses.jsonl")}
+    assert scored == {
+        "We collect your location and device information.",
+        "we share your data with partners",
+    }
+    reasons = {
+        (Path(r["path"]).name, r["line"]): r["reason"]
+        for r in read_csv(tmp_path / "o" / "skipped.csv")
+    }
+    assert reasons[("loop.txt", "")] == "symlink loop"
+    assert reasons[("records.jsonl", "2")].startswith("`text` holds a character that is not valid")

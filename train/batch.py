@@ -153,7 +153,13 @@ def expand_inputs(
     skipped: list[dict] = []
 
     def add(path: Path, explicit: bool) -> None:
-        resolved = path.resolve()
+        try:
+            resolved = path.resolve(strict=True)
+        except (RuntimeError, OSError) as err:
+            # A symlink loop or a dangling link: listed, never fatal.
+            reason = "symlink loop" if "loop" in str(err).lower() else f"unreadable: {err}"
+            skipped.append(_skip_row(_doc_id(path.absolute()), reason))
+            return
         if exclude is not None and (resolved == exclude or exclude in resolved.parents):
             return
         fmt = SUPPORTED_SUFFIXES.get(resolved.suffix.lower())
@@ -380,6 +386,16 @@ def _text_unit(
     return unit
 
 
+def _invalid_character(text: str) -> str | None:
+    """JSON may escape characters that are not text (`"\\ud800"`, a lone surrogate): no tokenizer
+    can take them, so the record is skipped with a reason instead of stopping the run."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        return f"`text` holds a character that is not valid Unicode text at position {err.start}"
+    return None
+
+
 def _iter_jsonl_records(fh) -> Iterator[tuple[int, str | None, str | None, str | None]]:
     """(line, id, text, error) for each non-blank line."""
     for line_no, line in enumerate(fh, start=1):
@@ -396,6 +412,10 @@ def _iter_jsonl_records(fh) -> Iterator[tuple[int, str | None, str | None, str |
         text = item.get("text")
         if not isinstance(text, str) or not text.strip():
             yield line_no, None, None, "missing or empty `text`"
+            continue
+        bad = _invalid_character(text)
+        if bad:
+            yield line_no, None, None, bad
             continue
         rid = item.get("id")
         yield line_no, (None if rid is None else str(rid)), text, None
@@ -761,6 +781,38 @@ def _chunks(units: Iterable[_Unit], docs_per_chunk: int, max_clauses: int) -> It
             chunk, n_clauses = [], 0
     if chunk:
         yield chunk
+
+
+def _score_isolated(
+    predictor, chunk: list[_Unit], batch_size: int
+) -> tuple[list[dict], list[dict]]:
+    """Score a chunk; when that fails, score its documents one by one, and inside a failing
+    document its clauses one by one, so one bad document or record lands in `skipped.csv` with
+    its reason and never blocks the rest of the corpus (or every rerun)."""
+    try:
+        return _score_chunk(predictor, chunk, batch_size)
+    except Exception:  # noqa: BLE001 - any failure is narrowed down below, then reported
+        if len(chunk) > 1:
+            records, summaries = [], []
+            for unit in chunk:
+                r, s = _score_isolated(predictor, [unit], batch_size)
+                records += r
+                summaries += s
+            return records, summaries
+    unit = chunk[0]
+    kept = []
+    for clause in unit.clauses:
+        try:
+            predictor.predict_proba([clause[3]], batch_size=1)
+        except Exception as err:  # noqa: BLE001
+            where = f"record {clause[0]}" if clause[0] is not None else f"offset {clause[1]}"
+            reason = f"scoring failed at {where}: {type(err).__name__}: {str(err)[:200]}"
+            unit.skipped.append(_skip_row(unit.doc.doc_id, reason))
+            logger.warning("%s: %s", unit.doc.doc_id, reason)
+        else:
+            kept.append(clause)
+    unit.clauses = kept
+    return _score_chunk(predictor, [unit], batch_size)
 
 
 def _score_chunk(predictor, chunk: list[_Unit], batch_size: int) -> tuple[list[dict], list[dict]]:
@@ -1255,7 +1307,7 @@ def _run_pending(
     )
     with bar, logging_redirect_tqdm():
         for seq, chunk in enumerate(_chunks(units, docs_per_chunk, max_chunk_clauses)):
-            records, summaries = _score_chunk(predictor, chunk, batch_size)
+            records, summaries = _score_isolated(predictor, chunk, batch_size)
             _commit_part(parts, f"{prefix}-{seq:06d}", records, summaries)
             for unit, summary in zip(chunk, summaries, strict=True):
                 _log_unit(unit, summary)
