@@ -687,3 +687,71 @@ def test_real_claudette_counts(raw_dir):
     assert sum(r.labels["terms_change"] for r in records) == 224
     assert all(set(r.labels) == {"terms_change"} for r in records)
     assert "Zoom" in {r.service for r in records}
+
+
+def _opp_row(segment: int, category: str, **attributes: str) -> str:
+    attrs = {
+        k.replace("_", " ").replace("Does Not", "Does/Does Not"): {"value": v}
+        for k, v in attributes.items()
+    }
+    return (
+        f"C1,b,1,4001,{segment},{category},"
+        + '"'
+        + json.dumps(attrs).replace('"', '""')
+        + '"'
+        + ",Not specified,http://example.com\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([("First Party Collection/Use", {})], {"data_collection"}),
+        ([("First Party Collection/Use", {"Does Not": "Does Not"})], set()),
+        (
+            [("Third Party Sharing/Collection", {"Action_Third_Party": "Receive/Shared with"})],
+            {"data_sharing"},
+        ),
+        (
+            [
+                (
+                    "Third Party Sharing/Collection",
+                    {"Action_Third_Party": "Track on first party website/app"},
+                )
+            ],
+            {"data_sharing", "data_collection"},
+        ),
+        (
+            [
+                (
+                    "Third Party Sharing/Collection",
+                    {
+                        "Action_Third_Party": "Collect on first party website/app",
+                        "Does Not": "Does Not",
+                    },
+                )
+            ],
+            set(),
+        ),
+        ([("Data Security", {}), ("Policy Change", {})], {"terms_change"}),
+    ],
+)
+def test_opp115_attributes_refine_the_category_mapping(tmp_path, rows, expected):
+    path = tmp_path / "1.csv"
+    path.write_text("".join(_opp_row(0, cat, **attrs) for cat, attrs in rows))
+    assert sources._opp115_segment_labels(path).get(0, set()) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "repaired"),
+    [
+        ("We donâ€™t sell your data.", "We don’t sell your data."),
+        ("Ã‚Â©2017 Example LLC.", "©2017 Example LLC."),
+        ("“Quoted” text stays as it is.", "“Quoted” text stays as it is."),
+        ("Plain text.", "Plain text."),
+    ],
+)
+def test_mojibake_is_repaired_and_clean_text_left_alone(raw, repaired):
+    from train.textnorm import repair_text
+
+    assert repair_text(raw) == repaired

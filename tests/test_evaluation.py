@@ -41,7 +41,8 @@ def _test_rows(tiny_clauses) -> list[dict]:
 def test_metrics_file_has_every_system_label_and_interval(evaluated, tiny_clauses):
     _, metrics = evaluated
     rows = _test_rows(tiny_clauses)
-    assert set(metrics) == {"test", "by_source", "by_origin", "meta"}
+    assert set(metrics) == {"test", "by_source", "by_origin", "meta", "labelled_documents"}
+    assert metrics["labelled_documents"] is None  # no exhaustively labelled document here
     assert list(metrics["test"]) == list(SYSTEMS)
     annotated = np.asarray([r["label_mask"] for r in rows]).sum(0)
     support = (
@@ -70,6 +71,49 @@ def test_metrics_file_has_every_system_label_and_interval(evaluated, tiny_clause
     # The fixture's templates are trivially separable by words; both baselines get them right.
     assert metrics["test"]["tfidf_logreg"]["macro_f1"] >= 0.9
     assert metrics["test"]["keyword"]["ai_training"]["f1"] == 1.0
+
+
+def test_real_and_team_clauses_are_scored_apart_with_intervals(evaluated, tiny_clauses):
+    from train.metrics import label_metrics
+
+    out, metrics = evaluated
+    rows = _test_rows(tiny_clauses)
+    preds = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    for origin in ("real", "team"):
+        block = metrics["by_origin"][origin]
+        idx = [i for i, r in enumerate(rows) if r["origin"] == origin]
+        assert block["clauses"] == len(idx) == 16
+        for j, name in enumerate(NAMES):
+            entry = block["model"][name]
+            assert entry["f1_ci95"] is not None and "average_precision" in entry
+            gold = np.asarray([rows[i]["labels"][j] for i in idx])
+            mask = np.asarray([rows[i]["label_mask"][j] for i in idx])
+            pred = np.asarray([int(name in preds[i]["labels"]) for i in idx])
+            assert entry["f1"] == pytest.approx(label_metrics(pred, gold, mask)["f1"])
+        assert set(block) >= {"model", "tfidf_logreg", "keyword", "clauses"}
+
+
+def test_document_rates_compare_gold_and_predicted_on_full_mask_document_rows():
+    from train.evaluation import document_rates
+
+    rows = [
+        {"source": "ota_contrib_2026", "document": "a"},
+        {"source": "ota_contrib_2026", "document": "a"},
+        {"source": "tosdr_corpus_text", "document": "b"},
+        {"source": "ota_contrib_2026", "document": "c"},  # masked label: not exhaustive
+        {"source": "team", "document": ""},
+    ]
+    gold = np.array([[1, 0], [0, 0], [1, 1], [1, 1], [1, 1]])
+    mask = np.array([[1, 1], [1, 1], [1, 1], [1, 0], [1, 1]])
+    scores = {"model": np.array([[0.9, 0.9], [0.1, 0.1], [0.2, 0.9], [0.9, 0.9], [0.9, 0.9]])}
+    out = document_rates(rows, scores, {"model": [0.5, 0.5]}, gold, mask, ["x", "y"])
+    assert out["clauses"] == 3 and out["documents"] == 2
+    assert out["gold_rate"] == pytest.approx({"x": 2 / 3, "y": 1 / 3})
+    assert out["predicted_rate"]["model"] == pytest.approx({"x": 1 / 3, "y": 2 / 3})
+    assert (
+        document_rates(rows[3:], scores, {"model": [0.5, 0.5]}, gold[3:], mask[3:], ["x", "y"])
+        is None
+    )
 
 
 def test_model_metrics_match_its_written_predictions(evaluated, tiny_clauses):
@@ -219,3 +263,12 @@ def test_missing_model_or_data_is_one_clear_line(tiny_trained_model, tmp_path):
         main(["--model", str(tiny_trained_model), "--data", str(bad), "--output", str(tmp_path)])
     assert "bad.jsonl:1" in str(err.value.code) and "no_such_label" in str(err.value.code)
     assert not (tmp_path / "metrics.json").exists()
+
+
+def test_printed_summary_leads_with_real_clauses(evaluated):
+    from train.evaluation import summary_text
+
+    _, metrics = evaluated
+    text = summary_text(metrics, "test", NAMES)
+    assert text.startswith("REAL clauses (headline): 16 clauses\n")
+    assert text.index("team-written clauses: 16 clauses") < text.index("all clauses of test")

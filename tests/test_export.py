@@ -241,8 +241,17 @@ def test_card_without_eval_or_with_opp115(tiny_trained_model, tmp_path):
     assert "EXCLUDE_LICENSES=opp115-noncommercial" in card.text
     assert "| `opp115` | opp115-noncommercial | 4 | 4 | 4 |" in card.text
     assert PLACEHOLDER_REPO_ID in card.text
+    assert "Open Terms Archive contributors" not in card.text
 
     assert "was rebuilt since" not in card.text
+
+    # Open Terms Archive documents in the data: the card credits them (ODC-BY attribution).
+    for split in stats["splits"].values():
+        split["sources"]["ota_contrib_2026"] = 3
+    (run / "data" / "stats.json").write_text(json.dumps(stats))
+    card = ModelCard(str(build_model_card(run, meta)))
+    assert "© Open Terms\nArchive contributors" in card.text
+    assert "| `ota_contrib_2026` | odc-by-1.0 | 3 | 3 | 3 |" in card.text
 
     stats["licenses"] = ["cc-by-4.0"]
     stats["content_hash"] = "ab" * 32  # rebuilt after training: the card must say so
@@ -408,3 +417,27 @@ def test_quantiser_writes_no_temp_files_into_the_working_folder(exported, monkey
     assert (out / "model-int8.onnx").is_file()
     assert list(cwd.iterdir()) == []
     assert Path.cwd() == cwd
+
+
+def test_card_headline_is_real_clauses_when_evaluated_by_origin(exported, tmp_path):
+    from huggingface_hub import ModelCard
+
+    from train.model_card import headline_metrics
+
+    metrics = json.loads(json.dumps(exported["metrics"]))
+    assert headline_metrics(metrics)[1] == "all"  # no by-origin results: all test clauses
+    real = json.loads(json.dumps(metrics["test"]))
+    real["model"]["macro_f1"] = 0.4321
+    real["clauses"] = 17
+    metrics["by_origin"] = {"real": real, "team": {"clauses": 15}}
+    assert headline_metrics(metrics) == (real, "real")
+
+    run = tmp_path / "run"
+    shutil.copytree(exported["run"], run, ignore=shutil.ignore_patterns("export"))
+    (run / "eval" / "metrics.json").write_text(json.dumps(metrics))
+    card = ModelCard(str(build_model_card(run, load_meta(run / "model"))))
+    macro = [r for r in card.data.eval_results if r.metric_config == "macro"][0]
+    assert macro.metric_value == 0.4321
+    assert macro.dataset_name == "ClauseWatch clauses (real text)"
+    assert "**real clauses only** (17 clauses" in card.text
+    assert "the 15 team-written test clauses are reported apart" in card.text

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from train.sources import LICENSES as SOURCE_LICENSES
 from train.splits import SPLITS
 from train.taxonomy import REPO_ROOT, Taxonomy
 
 DATASET_CARD_TEMPLATE = REPO_ROOT / "data" / "dataset_card_template.md"
-SOURCE_LICENSES = {
-    "tosdr_org_2021": "cc-by-sa-3.0",
-    "tosdr_phoenix_2022_dao": "unknown",
-    "claudette_multilingual_en": "cc-by-4.0",
-    "opp115": "opp115-noncommercial",
-    "tosdr_corpus_text": "agpl-3.0",
-    "team": "cc-by-4.0",
-}
 
 
 def _size_category(n: int) -> str:
@@ -48,6 +41,7 @@ def render_dataset_card(stats: dict, taxonomy: Taxonomy) -> str:
         ],
     )
     team = stats["source_stats"].get("team", {})
+    documents = stats.get("labelled_documents", {})
     card = DatasetCard.from_template(
         card_data,
         template_path=str(DATASET_CARD_TEMPLATE),
@@ -63,5 +57,7 @@ def render_dataset_card(stats: dict, taxonomy: Taxonomy) -> str:
         team_ai=team.get("ai_training", 0),
         team_license=team.get("content_license", 0),
         team_hard=team.get("hard_negative", 0),
+        documents=documents,
+        agreement=stats.get("agreement", {}),
     )
     return str(card)

@@ -24,6 +24,7 @@ from train import sources
 from train.doc_labels import (
     DOCUMENT_LABELS,
     LABELLED_DOCUMENTS,
+    agreement,
     load_labelled_document_records,
     load_manifest,
 )
@@ -50,7 +51,7 @@ from train.splits import (
     write_service_splits,
 )
 from train.taxonomy import DEFAULT_TAXONOMY, REPO_ROOT, Taxonomy, load_taxonomy
-from train.textnorm import normalize_text, text_sha1
+from train.textnorm import normalize_text, repair_text, text_sha1
 
 DATA_DIR = REPO_ROOT / "data"
 TEAM_CLAUSE_FILES = ("team_clauses_ai.jsonl", "team_clauses_neg.jsonl")
@@ -295,6 +296,13 @@ def collect_records(cfg: BuildConfig, taxonomy: Taxonomy, stats: dict) -> list[C
                 not record.labels.get("ai_training") and mentions_ai(record.text)
             )
     stats["team"] = dict(sorted(team.items()))
+    # Mojibake repaired after every label reference has been checked against the raw text.
+    repaired = 0
+    for record in records:
+        fixed = repair_text(record.text)
+        repaired += fixed != record.text
+        record.text = fixed
+    stats["mojibake_repaired"] = repaired
     stats["mined"] = _mined_stats(hand)
     seen: set[str] = set()
     for record in records:
@@ -478,6 +486,23 @@ def compute_stats(rows: dict[str, list[dict]], taxonomy: Taxonomy) -> dict:
     return out
 
 
+def labelled_document_stats(rows: dict[str, list[dict]], cfg: BuildConfig, taxonomy) -> dict:
+    """Per split: exhaustively labelled documents and clauses that made it into the build (after
+    leakage resolution) and each label's positives, i.e. its gold rate on real documents."""
+    listed = {d.document for d in load_manifest(cfg.labelled_documents_path)}
+    out: dict = {}
+    for split, items in rows.items():
+        mine = [r for r in items if r["document"] in listed and all(r["label_mask"])]
+        out[split] = {
+            "documents": len({r["document"] for r in mine}),
+            "clauses": len(mine),
+            "positives": {
+                name: sum(r["labels"][i] for r in mine) for i, name in enumerate(taxonomy.names)
+            },
+        }
+    return out
+
+
 def write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
     """Write JSONL via a temporary file so an interrupted build never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -567,6 +592,8 @@ def build(cfg: BuildConfig) -> dict:
         raise RuntimeError("a Zoom clause reached train or validation")
 
     rows = {s: [r.to_row(taxonomy, r.service) for r in recs] for s, recs in splits.items()}
+    stats["labelled_documents"] = labelled_document_stats(rows, cfg, taxonomy)
+    stats["agreement"] = agreement(cfg.document_labels_path, taxonomy)
     out = cfg.output_dir
     out.mkdir(parents=True, exist_ok=True)
     jsonl_paths = [out / "jsonl" / f"{s}.jsonl" for s in SPLITS]

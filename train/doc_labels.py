@@ -369,10 +369,11 @@ def agreement(labels_path: Path, taxonomy: Taxonomy) -> dict:
         a = [int(name in r["labels_a"]) for r in rows]
         b = [int(name in r["labels_b"]) for r in rows]
         agree = sum(x == y for x, y in zip(a, b, strict=True))
-        kappa = cohen_kappa_score(a, b) if rows and len(set(a) | set(b)) > 1 else float("nan")
+        # Undefined (None) without rows, or when neither pass ever uses the label.
+        kappa = cohen_kappa_score(a, b) if rows and len(set(a) | set(b)) > 1 else None
         per_label[name] = {
-            "kappa": round(float(kappa), 4),
-            "observed_agreement": round(agree / len(rows), 4) if rows else float("nan"),
+            "kappa": None if kappa is None else round(float(kappa), 4),
+            "observed_agreement": round(agree / len(rows), 4) if rows else None,
             "positives_a": sum(a),
             "positives_b": sum(b),
             "disagreements": len(rows) - agree,

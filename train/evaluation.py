@@ -176,6 +176,77 @@ def group_breakdown(
     return out
 
 
+DOCUMENT_SOURCES = ("ota_contrib_2026", "tosdr_corpus_text")
+
+
+def origin_results(
+    rows: Sequence[dict],
+    system_scores: dict[str, np.ndarray],
+    thresholds: dict[str, Sequence[float]],
+    gold: np.ndarray,
+    mask: np.ndarray,
+    label_names: Sequence[str],
+    n_bootstrap: int,
+    seed: int,
+) -> dict:
+    """Full results (per-label P/R/F1, AP, bootstrap intervals) on real clauses and on
+    team-written clauses separately: `{"real": {system: ...}, "team": {...}}`. The real ones are
+    the headline; team-written clauses share one style and would flatter every system."""
+    origins = np.asarray([str(r.get("origin") or "real") for r in rows])
+    out: dict = {}
+    for origin in ("real", "team"):
+        idx = np.flatnonzero(origins == origin)
+        if len(idx) == 0:
+            continue
+        out[origin] = {
+            system: score_system(
+                scores[idx],
+                thresholds[system],
+                gold[idx],
+                mask[idx],
+                label_names,
+                n_bootstrap,
+                seed,
+            )
+            for system, scores in system_scores.items()
+        }
+        out[origin]["clauses"] = int(len(idx))
+    return out
+
+
+def document_rates(
+    rows: Sequence[dict],
+    system_scores: dict[str, np.ndarray],
+    thresholds: dict[str, Sequence[float]],
+    gold: np.ndarray,
+    mask: np.ndarray,
+    label_names: Sequence[str],
+) -> dict | None:
+    """On the exhaustively labelled real documents (every clause, every label annotated): each
+    label's gold rate beside each system's predicted rate, the check that a system flags about as
+    often as a careful reader would on ordinary documents."""
+    idx = np.flatnonzero(
+        [
+            r.get("source") in DOCUMENT_SOURCES and bool(np.all(m))
+            for r, m in zip(rows, mask, strict=True)
+        ]
+    )
+    if len(idx) == 0:
+        return None
+    out: dict = {
+        "clauses": int(len(idx)),
+        "documents": len({rows[i].get("document") for i in idx}),
+        "gold_rate": {n: float(gold[idx, j].mean()) for j, n in enumerate(label_names)},
+        "predicted_rate": {},
+    }
+    for system, scores in system_scores.items():
+        flags = apply_thresholds(scores[idx], thresholds[system])
+        out["predicted_rate"][system] = {
+            n: float(flags[:, j].mean()) for j, n in enumerate(label_names)
+        }
+    return out
+
+
 def worst_errors(
     rows: Sequence[dict],
     scores: np.ndarray,
@@ -461,6 +532,36 @@ def format_table(results: dict, label_names: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def summary_text(metrics: dict, split: str, label_names: Sequence[str]) -> str:
+    """Printed after evaluation: real clauses first (the headline), then team-written clauses,
+    then all clauses, and the labelled-document flag rates."""
+    parts = []
+    origins = metrics.get("by_origin", {})
+    for origin, title in (("real", "REAL clauses (headline)"), ("team", "team-written clauses")):
+        block = origins.get(origin, {})
+        if (
+            "model" in block
+            and isinstance(block["model"], dict)
+            and "f1_ci95"
+            in next(iter(v for k, v in block["model"].items() if k in label_names), {})
+        ):
+            parts.append(f"{title}: {block['clauses']} clauses\n{format_table(block, label_names)}")
+    parts.append(f"all clauses of {split}\n{format_table(metrics[split], label_names)}")
+    docs = metrics.get("labelled_documents")
+    if docs:
+        systems = [s for s in SYSTEMS if s in docs["predicted_rate"]]
+        lines = [
+            f"flag rate on {docs['documents']} exhaustively labelled documents "
+            f"({docs['clauses']} clauses): gold vs predicted",
+            f"{'label':<18}{'gold':>8}" + "".join(f"{s:>15}" for s in systems),
+        ]
+        for name in label_names:
+            cells = "".join(f"{docs['predicted_rate'][s][name]:>15.3f}" for s in systems)
+            lines.append(f"{name:<18}{docs['gold_rate'][name]:>8.3f}{cells}")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
 # ----------------------------------------------------------------------------- evaluate
 
 
@@ -536,6 +637,14 @@ def evaluate_model(
     metrics: dict = {split: results}
     for key, field in GROUP_FIELDS.items():
         metrics[key] = group_breakdown(rows, field, system_scores, thresholds, gold, mask, labels)
+    # Real and team-written clauses apart, with intervals: `by_origin.real` is the headline.
+    for origin, block in origin_results(
+        rows, system_scores, thresholds, gold, mask, labels, n_bootstrap, seed
+    ).items():
+        metrics["by_origin"][origin].update(block)
+    metrics["labelled_documents"] = document_rates(
+        rows, system_scores, thresholds, gold, mask, labels
+    )
     metrics["meta"] = {
         "model_dir": str(model_dir),
         "backend": predictor.backend_name,
@@ -568,7 +677,7 @@ def evaluate_model(
     )
     errors = worst_errors(rows, system_scores["model"], thresholds["model"], gold, mask, labels)
     write_report(out_dir / "report.html", metrics, split, errors, pr_plots, f1_plot)
-    print(format_table(results, labels))
+    print(summary_text(metrics, split, labels))
     print(f"wrote {out_dir / 'metrics.json'} and {out_dir / 'report.html'}")
     return metrics
 

@@ -140,6 +140,20 @@ def _ci(value) -> str:
     return f"[{value[0]:.3f}, {value[1]:.3f}]"
 
 
+def headline_metrics(metrics: dict) -> tuple[dict, str]:
+    """The results a reader should see first: the real clauses of the test split
+    (`by_origin.real`, with intervals) when evaluation recorded them, else all test clauses."""
+    real = (metrics.get("by_origin") or {}).get("real") or {}
+    model = real.get("model") if isinstance(real, dict) else None
+    if (
+        isinstance(model, dict)
+        and "macro_f1" in model
+        and any(isinstance(v, dict) and "f1_ci95" in v for v in model.values())
+    ):
+        return real, "real"
+    return metrics["test"], "all"
+
+
 def eval_results(
     test: dict, labels: list[str], dataset_type: str, dataset_name: str
 ) -> list[EvalResult]:
@@ -204,7 +218,7 @@ def _breakdowns(metrics: dict) -> list[dict]:
 
 
 def _evaluation_context(metrics: dict, labels: list[str], built_dataset: bool) -> dict:
-    test = metrics["test"]
+    test, subset = headline_metrics(metrics)
     systems = [s for s in ("model", "tfidf_logreg", "keyword") if s in test]
     systems += [s for s in test if s not in systems and isinstance(test[s], dict)]
     model = test["model"]
@@ -217,6 +231,13 @@ def _evaluation_context(metrics: dict, labels: list[str], built_dataset: bool) -
         if built_dataset
         else "Test split: the test clause file given for training"
     )
+    if subset == "real":
+        team = (metrics.get("by_origin") or {}).get("team") or {}
+        split += (
+            f"; **real clauses only** ({test.get('clauses', 'n/a')} clauses from public documents; "
+            f"the {team.get('clauses', 'n/a')} team-written test clauses are reported apart, "
+            "under by origin)"
+        )
     intro = (
         f"{split}, with the thresholds tuned on validation. Baselines were trained and scored on "
         f"the same splits in the same run. Macro-F1 {_fmt(model['macro_f1'])}"
@@ -421,7 +442,13 @@ def build_model_card(
         metrics=["f1", "precision", "recall"],
         model_name=model_name if metrics else None,
         eval_results=(
-            eval_results(metrics["test"]["model"], labels, dataset_type, "ClauseWatch clauses")
+            eval_results(
+                headline_metrics(metrics)[0]["model"],
+                labels,
+                dataset_type,
+                "ClauseWatch clauses"
+                + (" (real text)" if headline_metrics(metrics)[1] == "real" else ""),
+            )
             if metrics
             else None
         ),

@@ -44,6 +44,12 @@ OPP115_CATEGORIES = {
     "User Access, Edit and Deletion": "user_control",
 }
 OPP115_LABELS = sorted(set(OPP115_CATEGORIES.values()))
+# "Third Party Sharing/Collection" also covers third parties collecting on the service itself
+# (ad networks' cookies, web beacons): those annotations are collection as well as sharing.
+OPP115_THIRD_PARTY_COLLECTS = {
+    "Track on first party website/app",
+    "Collect on first party website/app",
+}
 
 # CLAUDETTE tags that mean "the provider may change the terms unilaterally".
 CLAUDETTE_TERMS_CHANGE_TAGS = {"ch2", "ch3"}
@@ -306,6 +312,42 @@ def _opp115_categories(path: Path) -> dict[int, set[str]]:
     return categories
 
 
+def _opp115_value(attributes: dict, name: str) -> str:
+    return str((attributes.get(name) or {}).get("value") or "")
+
+
+def _opp115_segment_labels(path: Path) -> dict[int, set[str]]:
+    """Positive taxonomy labels per segment from the consolidated annotations, reading the
+    attributes as well as the category: an annotation whose `Does/Does Not` is "Does Not" (a
+    denial: "we do not collect ...") proves nothing, and third-party tracking or collection on the
+    service is `data_collection` too."""
+    labels: dict[int, set[str]] = {}
+    with path.open(encoding="utf-8", newline="") as fh:
+        for line_no, row in enumerate(csv.reader(fh), start=1):
+            if len(row) < 7 or not row[4].strip().isdigit():
+                raise DataError(
+                    path, "expected annotation rows with segment_id and category", line_no
+                )
+            segment, category = int(row[4]), row[5].strip()
+            try:
+                attributes = json.loads(row[6]) if row[6].strip() else {}
+            except json.JSONDecodeError as err:
+                raise DataError(path, f"attributes are not JSON: {err.msg}", line_no) from None
+            found = labels.setdefault(segment, set())
+            if (
+                category not in OPP115_CATEGORIES
+                or _opp115_value(attributes, "Does/Does Not") == "Does Not"
+            ):
+                continue
+            found.add(OPP115_CATEGORIES[category])
+            if (
+                category == "Third Party Sharing/Collection"
+                and _opp115_value(attributes, "Action Third Party") in OPP115_THIRD_PARTY_COLLECTS
+            ):
+                found.add("data_collection")
+    return labels
+
+
 def load_opp115(raw_dir: Path, taxonomy: Taxonomy, stats: dict) -> Iterator[ClauseRecord]:
     """OPP-115 segments with the consolidated (0.75) practice categories mapped to five labels."""
     consolidation = (
@@ -318,14 +360,12 @@ def load_opp115(raw_dir: Path, taxonomy: Taxonomy, stats: dict) -> Iterator[Clau
                 stats.get("opp115/policies_without_annotations", 0) + 1
             )
             continue
-        categories = _opp115_categories(annotation_path)
+        segment_labels = _opp115_segment_labels(annotation_path)
         domain = path.stem.split("_", 1)[1] if "_" in path.stem else path.stem
         for index, text in enumerate(read_opp115_segments(path)):
             if not text:
                 continue
-            positives = {
-                OPP115_CATEGORIES[c] for c in categories.get(index, ()) if c in OPP115_CATEGORIES
-            }
+            positives = segment_labels.get(index, set())
             yield ClauseRecord(
                 id=f"opp115-{path.stem}-{index}",
                 text=text,

@@ -24,3 +24,12 @@ def word_count(text: str) -> int:
     """Number of words after normalisation."""
     norm = normalize_text(text)
     return len(norm.split()) if norm else 0
+
+
+def repair_text(text: str) -> str:
+    """Undo mojibake (UTF-8 read as cp1252/latin-1: `donâ€™t` -> `don’t`) with ftfy's encoding
+    fixer, leaving everything else (quotes, widths, normalisation) as it is. Applied to clause
+    text after label references are checked, which hash the raw text."""
+    from ftfy import fix_encoding
+
+    return fix_encoding(text)
