@@ -5,6 +5,9 @@
   agreement         Cohen's kappa per label over the double-labelled clauses (JSON)
   disagreements     list the clauses the two passes disagree on, with text, for adjudication
   adjudicate FILE   set final labels: lines `source<TAB>document<TAB>start:end<TAB>CODES`
+  candidates        sheets of every AI-pattern match with no hand label yet (all sources), in
+                    batches, with a git-ignored map of ids to references
+  import-candidates BATCH FILE   hand labels of a candidate batch -> data/mined_labels.jsonl
 
 A batch is a value of the `batch` column of data/labelled_documents.csv; BATCH may also be a
 comma-separated list of documents' rows given as `source:document` (for a second pass).
@@ -72,6 +75,11 @@ def main() -> int:
     p.add_argument("answers", type=Path)
     sub.add_parser("agreement")
     sub.add_parser("disagreements")
+    p = sub.add_parser("candidates")
+    p.add_argument("--batch-size", type=int, default=300)
+    p = sub.add_parser("import-candidates")
+    p.add_argument("batch")
+    p.add_argument("answers", type=Path)
     p = sub.add_parser("adjudicate")
     p.add_argument("decisions", type=Path)
     args = parser.parse_args()
@@ -124,6 +132,17 @@ def main() -> int:
                 b = ",".join(codes[n] for n in row["labels_b"]) or "-"
                 text = texts[(source, document)][locator].replace("\n", " / ")
                 print(f"{source}\t{document}\t{locator}\tA={a}\tB={b}\t{text}")
+        elif args.command == "candidates":
+            from train.candidates import write_candidate_sheets
+
+            batches = write_candidate_sheets(args.raw_dir, taxonomy, WORK, args.batch_size)
+            for name, n in batches.items():
+                print(f"{WORK / (name + '.sheet.txt')}: {n} clauses")
+        elif args.command == "import-candidates":
+            from train.candidates import import_candidate_answers
+
+            n = import_candidate_answers(WORK, args.batch, args.answers, taxonomy)
+            print(f"imported {n} hand labels into data/mined_labels.jsonl")
         elif args.command == "adjudicate":
             table = load_document_labels(args.labels, taxonomy)
             n = 0

@@ -58,3 +58,25 @@ def test_measure_speed_reports_ratios_memory_and_agreement(tiny_export, tmp_path
     by_hand = (probs >= np.asarray(meta.thresholds)).mean(axis=0)
     assert list(ours["flag_rate"]) == meta.labels
     np.testing.assert_allclose(list(ours["flag_rate"].values()), by_hand)
+
+
+def test_gold_rates_from_the_labelled_documents_of_a_build(tmp_path):
+    import json
+
+    from train.bench import format_rates, labelled_gold_rates
+
+    stats = {
+        "labelled_documents": {
+            "train": {"documents": 2, "clauses": 30, "positives": {"a": 3, "b": 0}},
+            "validation": {"documents": 0, "clauses": 0, "positives": {"a": 0, "b": 0}},
+            "test": {"documents": 1, "clauses": 10, "positives": {"a": 1, "b": 2}},
+        }
+    }
+    (tmp_path / "stats.json").write_text(json.dumps(stats))
+    gold = labelled_gold_rates(tmp_path)
+    assert gold["documents"] == 3 and gold["clauses"] == 40
+    assert gold["all"] == {"a": 0.1, "b": 0.05}
+    assert gold["test"] == {"a": 0.1, "b": 0.2}
+    text = format_rates({"torch": {"flag_rate": {"a": 0.25, "b": 0.0}}}, gold)
+    assert text.splitlines()[1].split() == ["a", "0.100", "0.250"]
+    assert labelled_gold_rates(tmp_path / "missing") is None

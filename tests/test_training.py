@@ -277,3 +277,28 @@ def test_masked_entries_contribute_nothing_to_the_loss():
 def test_tiny_run_helper_is_reusable(tmp_path, tiny_model_dir, tiny_clauses):
     run = train_tiny(tiny_model_dir, tiny_clauses, tmp_path, "training.max_steps=2")
     assert json.loads((run / "train_summary.json").read_text())["global_step"] == 2
+
+
+def test_base_yaml_and_config_defaults_agree_and_help_prints_them():
+    """configs/base.yaml is where defaults live; the dataclasses must hold the same values (one
+    set of defaults), and `--help-config` prints what `make train` uses."""
+    import dataclasses
+
+    import yaml
+
+    from train.config import SECTIONS, config_help
+    from train.taxonomy import REPO_ROOT
+
+    base = yaml.safe_load((REPO_ROOT / "configs" / "base.yaml").read_text())
+    assert set(base) == set(SECTIONS)
+    for section, cls in SECTIONS.items():
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        assert set(base[section]) == set(fields), section
+        for name, f in fields.items():
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            assert base[section][name] == default, f"{section}.{name}"
+    text = config_help()
+    assert f"num_train_epochs = {float(base['training']['num_train_epochs'])}" in text
+    assert (
+        f"per_device_train_batch_size = {base['training']['per_device_train_batch_size']}" in text
+    )

@@ -315,6 +315,42 @@ def format_speed(speed: dict) -> str:
     return "\n".join(lines)
 
 
+def labelled_gold_rates(dataset_dir: Path) -> dict | None:
+    """Each label's share of positives on the exhaustively labelled real documents of the built
+    dataset (all splits, and the test split alone): the rate a careful reader flags, to set
+    beside what the model flags on ordinary corpus clauses."""
+    stats_path = dataset_dir / "stats.json"
+    if not stats_path.is_file():
+        return None
+    docs = json.loads(stats_path.read_text(encoding="utf-8")).get("labelled_documents") or {}
+    if not docs or not sum(d.get("clauses", 0) for d in docs.values()):
+        return None
+    labels = list(next(iter(docs.values()))["positives"])
+    total = sum(d["clauses"] for d in docs.values())
+    out = {
+        "documents": sum(d["documents"] for d in docs.values()),
+        "clauses": total,
+        "all": {n: sum(d["positives"][n] for d in docs.values()) / total for n in labels},
+    }
+    if docs.get("test", {}).get("clauses"):
+        out["test"] = {n: docs["test"]["positives"][n] / docs["test"]["clauses"] for n in labels}
+    return out
+
+
+def format_rates(speed: dict, gold: dict | None) -> str:
+    """Corpus flag rates of each path beside the gold rates of the labelled documents."""
+    paths = [p for p, r in speed.items() if "flag_rate" in r]
+    if not paths:
+        return ""
+    labels = list(speed[paths[0]]["flag_rate"])
+    head = f"{'label':<18}" + ("" if gold is None else f"{'gold (docs)':>12}")
+    lines = [head + "".join(f"{p[:16]:>18}" for p in paths)]
+    for n in labels:
+        row = f"{n:<18}" + ("" if gold is None else f"{gold['all'][n]:>12.3f}")
+        lines.append(row + "".join(f"{speed[p]['flag_rate'][n]:>18.3f}" for p in paths))
+    return "\n".join(lines)
+
+
 def format_ota(ota: dict) -> str:
     lines = [
         f"real-world changes: {ota['n_clauses']} hand-labelled clauses, {ota['n_positive']} ai_training grants",
@@ -369,6 +405,9 @@ def main(argv: list[str] | None = None) -> dict:
         paths = list(SPEED_PATHS) + (list(GPU_PATHS) if torch.cuda.is_available() else [])
         report["speed"] = measure_speed(export_dir, texts, out, paths)
         print(format_speed(report["speed"]))
+        report["labelled_document_gold_rates"] = labelled_gold_rates(Path(args.data))
+        print("share of corpus clauses flagged, beside the gold rate of the labelled documents")
+        print(format_rates(report["speed"], report["labelled_document_gold_rates"]))
     if not args.skip_ota:
         report["ota"] = ota_quality(model_dir, raw_dir, Path(args.data), args.ota_backend)
         print(format_ota(report["ota"]))

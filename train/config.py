@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from train.errors import ConfigError
+from train.taxonomy import REPO_ROOT
 
 
 def _f(default, help: str, **kwargs):  # noqa: A002 - "help" mirrors argparse / HfArgumentParser
@@ -66,9 +67,9 @@ class TrainingConfig:
         "",
         "Run folder name; default: the config file's name. Starting the same run again resumes it.",
     )
-    num_train_epochs: float = _f(6.0, "Epochs over the training split.")
+    num_train_epochs: float = _f(4.0, "Epochs over the training split.")
     max_steps: int = _f(-1, "Stop after this many optimizer steps (overrides epochs when > 0).")
-    per_device_train_batch_size: int = _f(32, "Training batch size per device.")
+    per_device_train_batch_size: int = _f(16, "Training batch size per device.")
     per_device_eval_batch_size: int = _f(128, "Evaluation batch size per device.")
     gradient_accumulation_steps: int = _f(1, "Accumulate gradients over this many batches.")
     learning_rate: float = _f(1.0e-04, "Peak learning rate (AdamW).")
@@ -221,12 +222,16 @@ def validate(cfg: Config) -> None:
         raise ConfigError("model.max_length: must be at least 8")
 
 
-def config_help() -> str:
-    """Every key with its default and help text (for `--help-config`)."""
-    lines = []
+def config_help(base: str | Path | None = None) -> str:
+    """Every key with the value `make train` uses (from `configs/base.yaml`, where the defaults
+    live) and its help text (for `--help-config`)."""
+    base_path = Path(base) if base else REPO_ROOT / "configs" / "base.yaml"
+    values = yaml.safe_load(base_path.read_text(encoding="utf-8")) if base_path.is_file() else {}
+    lines = [f"defaults from {base_path}"]
     for section, cls in SECTIONS.items():
         lines.append(f"{section}:")
         for f in dataclasses.fields(cls):
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            lines.append(f"  {f.name} = {json.dumps(default)}\n      {f.metadata.get('help', '')}")
+            value = (values.get(section) or {}).get(f.name, default)
+            lines.append(f"  {f.name} = {json.dumps(value)}\n      {f.metadata.get('help', '')}")
     return "\n".join(lines)

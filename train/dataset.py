@@ -105,51 +105,63 @@ class BuildConfig:
 # ----------------------------------------------------------------------------- records
 
 
-def _corpus_records(
+def _hand_labelled_document_clauses(
     raw_dir: Path, hand: dict, cfg: BuildConfig, exhaustive: set[str], stats: dict
 ) -> list[ClauseRecord]:
-    """Hand-labelled corpus sentences, plus a seeded sample of sentences without AI mentions.
-    Documents in `exhaustive` are labelled clause by clause elsewhere: their mined labels are
-    superseded and they are left out of the sample."""
-    docs = sources.corpus_documents(raw_dir)
-    if not docs:
-        return []
-    by_name = {p.name: p for p in docs}
+    """Clauses of whole documents (corpus, 2026 Open Terms Archive) labelled one by one in
+    `mined_labels.jsonl` (every AI mention, for example), joined by their offsets into the
+    segmenter's prepared text. Documents in `exhaustive` are labelled clause by clause elsewhere:
+    their clause-level labels are superseded."""
     records: list[ClauseRecord] = []
-    texts: dict[str, str] = {}
+    texts: dict[tuple[str, str], str] = {}
     superseded = 0
     for key, label in sorted(hand.items()):
         source, document, locator = key
-        if source != "tosdr_corpus_text":
+        kind = sources.DOCUMENT_SOURCES.get(source)
+        if kind is None:
             continue
         if document in exhaustive:
             superseded += 1
             continue
-        path = by_name.get(document)
-        if path is None:
+        path = kind.path_of(raw_dir, document)
+        if not path.is_file():
             raise DataError(
-                cfg.mined_labels_path, f"corpus document {document!r} not found in {raw_dir}"
+                cfg.mined_labels_path, f"{source} document {document!r} not found in {raw_dir}"
             )
-        if document not in texts:
-            texts[document] = path.read_text(encoding="utf-8", errors="replace")
+        if (source, document) not in texts:
+            texts[(source, document)] = kind.segment(path)[0]
         start, end = (int(x) for x in locator.split(":"))
-        text = texts[document][start:end]
+        text = texts[(source, document)][start:end]
         if text_sha1(text) != label.ref.sha1:
             raise DataError(
                 cfg.mined_labels_path, f"text of {document} [{locator}] changed (hash mismatch)"
             )
+        prefix = "corpus" if source == "tosdr_corpus_text" else "ota2026"
         records.append(
             ClauseRecord(
-                id=f"corpus-{text_sha1(document)[:10]}-{start}-{end}",
+                id=f"{prefix}-{text_sha1(document)[:10]}-{start}-{end}",
                 text=text,
-                source="tosdr_corpus_text",
-                service=sources.corpus_service(path),
+                source=source,
+                service=kind.service(path),
                 document=document,
-                license=sources.LICENSES["tosdr_corpus_text"],
+                license=sources.LICENSES[source],
                 labels={n: int(n in label.labels) for n in label.checked},
             )
         )
     stats["mined_labels_superseded_by_document_labels"] = superseded
+    return records
+
+
+def _corpus_records(
+    raw_dir: Path, hand: dict, cfg: BuildConfig, exhaustive: set[str], stats: dict
+) -> list[ClauseRecord]:
+    """Hand-labelled corpus and 2026 document clauses, plus a seeded sample of corpus sentences
+    without AI mentions (known `ai_training` negatives)."""
+    docs = sources.corpus_documents(raw_dir)
+    records = _hand_labelled_document_clauses(raw_dir, hand, cfg, exhaustive, stats)
+    if not docs:
+        return records
+    taken = {r.id for r in records}
     rng = random.Random(cfg.seed)
     sample = sorted(docs, key=lambda p: text_sha1(f"{cfg.seed}:{p.name}"))[
         : cfg.corpus_negative_docs
@@ -162,9 +174,12 @@ def _corpus_records(
         for clause in sorted(
             rng.sample(pool, min(len(pool), cfg.corpus_negatives_per_doc)), key=lambda c: c.start
         ):
+            rid = f"corpus-{text_sha1(path.name)[:10]}-{clause.start}-{clause.end}"
+            if rid in taken:
+                continue
             records.append(
                 ClauseRecord(
-                    id=f"corpus-{text_sha1(path.name)[:10]}-{clause.start}-{clause.end}",
+                    id=rid,
                     text=clause.text,
                     source="tosdr_corpus_text",
                     service=sources.corpus_service(path),
@@ -318,7 +333,10 @@ def collect_records(cfg: BuildConfig, taxonomy: Taxonomy, stats: dict) -> list[C
 def _mined_stats(hand: dict[tuple[str, str, str], HandLabel]) -> dict:
     counts: Counter[str] = Counter()
     for label in hand.values():
-        counts["labelled"] += 1
+        if {"ai_training", "content_license"} & set(label.checked):
+            counts["labelled"] += 1
+        else:
+            counts["labelled_other"] += 1
         for name in label.labels:
             counts[f"positive:{name}"] += 1
     return dict(sorted(counts.items()))

@@ -30,6 +30,7 @@ EXHAUSTIVE_AI_SOURCES = (
     "claudette_multilingual_en",
     "opp115",
     "tosdr_corpus_text",
+    "ota_contrib_2026",
 )
 # Sources whose content-licence pattern matches are all hand labelled (the miner takes them).
 EXHAUSTIVE_LICENSE_SOURCES = ("claudette_multilingual_en",)
@@ -91,21 +92,25 @@ def iter_candidates(raw_dir: Path, taxonomy: Taxonomy) -> Iterator[Candidate]:
             if found:
                 ref = Reference(record.source, record.document, record.id, text_sha1(record.text))
                 yield Candidate(ref, record.text, record.service, found)
-    for path in tqdm(sources.corpus_documents(raw_dir), desc="mining corpus", unit="doc"):
-        # A sentence can only match if its document does: segment only those documents.
-        if not mentions_ai(path.read_text(encoding="utf-8", errors="replace")):
-            continue
-        _, clauses = sources.segment_corpus_document(path)
-        for clause in clauses:
-            found = _patterns(clause.text, False)
-            if found:
-                ref = Reference(
-                    "tosdr_corpus_text",
-                    path.name,
-                    f"{clause.start}:{clause.end}",
-                    text_sha1(clause.text),
-                )
-                yield Candidate(ref, clause.text, sources.corpus_service(path), found)
+    for name, kind in sources.DOCUMENT_SOURCES.items():
+        paths = kind.documents(raw_dir)
+        if name == sources.OTA_CONTRIB:
+            paths = [p for p in paths if p.parts[-3] == "current"]  # training material only
+        for path in tqdm(paths, desc=f"mining {name}", unit="doc"):
+            # A sentence can only match if its document does: segment only those documents.
+            if not mentions_ai(path.read_text(encoding="utf-8", errors="replace")):
+                continue
+            _, clauses = kind.segment(path)
+            for clause in clauses:
+                found = _patterns(clause.text, False)
+                if found:
+                    ref = Reference(
+                        name,
+                        kind.document_id(path),
+                        f"{clause.start}:{clause.end}",
+                        text_sha1(clause.text),
+                    )
+                    yield Candidate(ref, clause.text, kind.service(path), found)
 
 
 def write_candidates(candidates: Iterator[Candidate], path: Path) -> int:
