@@ -11,6 +11,8 @@ EXPORT ?= outputs/latest/export
 EXCLUDE_LICENSES ?=
 ARGS ?=
 export RAW_DIR
+# Shell-quote a make variable (paths with spaces or quotes stay one argument and never run).
+q = '$(subst ','\'',$(1))'
 
 .DEFAULT_GOAL := help
 .PHONY: help install data download train eval export push predict diff bench test test-slow quality format clean
@@ -51,11 +53,11 @@ push: $(VENV)/.installed ## Upload the export to the Hub: make push REPO_ID=user
 
 predict: $(VENV)/.installed ## Batch inference: make predict INPUT=docs/ OUTPUT=out/ [MODEL=...]
 	@if [ -z "$(INPUT)" ] || [ -z "$(OUTPUT)" ]; then echo "error: set INPUT and OUTPUT, e.g. make predict INPUT=policies/ OUTPUT=out/"; exit 2; fi
-	$(PY) scripts/predict.py --model $(MODEL) --output $(OUTPUT) $(ARGS) $(INPUT)
+	$(PY) scripts/predict.py --model $(call q,$(MODEL)) --output $(call q,$(OUTPUT)) $(ARGS) $(call q,$(INPUT))
 
 diff: $(VENV)/.installed ## What changed: make diff OLD=old.md NEW=new.md [MODEL=...]
 	@if [ -z "$(OLD)" ] || [ -z "$(NEW)" ]; then echo "error: set OLD and NEW, e.g. make diff OLD=v1.md NEW=v2.md"; exit 2; fi
-	$(PY) scripts/diff.py --model $(MODEL) $(ARGS) $(OLD) $(NEW)
+	$(PY) scripts/diff.py --model $(call q,$(MODEL)) $(call q,$(OLD)) $(call q,$(NEW)) $(ARGS)
 
 bench: $(VENV)/.installed ## Speed and real-world benchmarks (after train and export)
 	$(PY) scripts/bench.py --model $(MODEL) --raw-dir $(RAW_DIR) $(ARGS)

@@ -4,6 +4,7 @@ disappear (with a deterministic keyword predictor), `--fail-on`, reports and ver
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,6 +12,8 @@ import numpy as np
 import pytest
 
 from train.diff import align_clauses, diff_documents, diff_history, main, version_date
+
+REPO = Path(__file__).resolve().parent.parent
 
 LABELS = [
     "ai_training",
@@ -283,3 +286,37 @@ def test_real_model_through_the_cli(versions, tmp_path, tiny_trained_model, caps
     flagged = [i for i in result["newly_flagged"] if "ai_training" in i["new_labels"]]
     assert status == (1 if flagged else 0), capsys.readouterr().err
     assert all(set(i["scores"]) == set(LABELS) for i in result["newly_flagged"])
+
+
+@pytest.mark.parametrize(
+    ("target", "variables", "expected"),
+    [
+        (
+            "diff",
+            {"OLD": "a b.txt; touch x;", "NEW": "it's new.md"},
+            ["a b.txt; touch x;", "it's new.md"],
+        ),
+        ("predict", {"INPUT": "My Docs/*.md", "OUTPUT": "out dir"}, ["out dir", "My Docs/*.md"]),
+    ],
+)
+def test_makefile_passes_paths_as_single_quoted_arguments(target, variables, expected):
+    """Paths with spaces or shell syntax reach the script as one argument each and run nothing."""
+    import shlex
+
+    argv = [f"{k}={v}" for k, v in variables.items()]
+    out = (
+        subprocess.run(
+            ["make", "-n", "--no-print-directory", target, *argv, "ARGS=--fail-on ai_training"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    words = shlex.split(out)
+    for value in expected:
+        assert value in words
+    if target == "diff":  # options come after the two paths
+        assert words[-2:] == ["--fail-on", "ai_training"]

@@ -542,7 +542,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="diff.py",
         description="Compare two versions of a policy (or a folder of dated versions) and report "
         "the flags that appear or disappear.",
-        epilog="Exit status: 0 done, 1 a clause newly flagged with a --fail-on label appeared, 2 error.",
+        epilog="Exit status: 0 nothing found, 1 a clause newly flagged with a --fail-on label "
+        "appeared, 2 usage or input error, 3 internal error.",
     )
     p.add_argument(
         "--model", required=True, help="trained model folder (run/model) or export folder"
@@ -632,6 +633,9 @@ def main(argv: list[str] | None = None, predictor=None) -> int:
     except RunError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except Exception as err:  # noqa: BLE001 - an internal error must not read as a --fail-on hit
+        print(f"internal error: {type(err).__name__}: {err}", file=sys.stderr)
+        return 3
     for step in steps:
         if args.quiet:
             for line in format_step(step).splitlines()[1:]:
