@@ -25,6 +25,15 @@ from train.patterns import mentions_ai, mentions_content_license
         "We may use your recordings to train our models.",
         "Your posts may be used for training algorithms that rank content.",
         "The models we offer are trained on public and licensed data.",
+        # The wider net: grants worded without "AI" or "machine learning".
+        "We review voice snippets to improve our speech recognition.",
+        "Photos help us improve face recognition for everyone.",
+        "Your interactions help us develop and improve our ranking algorithms.",
+        "We use this data to improve our technologies and services.",
+        "Our systems learn from how you use the app.",
+        "Automated systems review and improve with every message.",
+        "Generative features may be offered in some regions.",
+        "Our chatbot answers questions about your order.",
     ],
 )
 def test_mentions_ai_true(text):
@@ -38,6 +47,8 @@ def test_mentions_ai_true(text):
         "An exhibition of works by Ai Weiwei opens in May.",
         "Try our brain training games for free.",
         "We train our staff to handle your data with care.",
+        "Improve our products and services.",
+        "Recognition of foreign judgments is governed by the law of Ireland.",
         "Staff training courses are held every year.",
         "Send us an email and we will reply.",
         "Ele disse ai que viria amanha.",  # lower-case "ai" is a word in other languages

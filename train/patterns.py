@@ -17,7 +17,15 @@ AI_PATTERN = re.compile(
     r"|language[\s-]+models?"
     r"|neural[\s-]+net(?:work)?s?"
     r"|\btrain(?:s|ed|ing)?\b[^.;]{0,60}\b(?:models?|algorithms?)\b"
-    r"|\b(?:models?|algorithms?)\b[^.;]{0,40}\btrain(?:s|ed|ing)?\b)"
+    r"|\b(?:models?|algorithms?)\b[^.;]{0,40}\btrain(?:s|ed|ing)?\b"
+    # Wider net (so that no grant phrased without the words above is a silent negative): speech,
+    # voice and face recognition; developing or improving models, algorithms or technology;
+    # systems that learn from data; automated systems; generative AI, chatbots.
+    r"|\b(?:speech|voice|face|facial|image|handwriting|object)[\s-]+recognition"
+    r"|\b(?:develop|improv|enhanc|refin|build|creat|optimi[sz])\w*\b[^.;]{0,60}\b(?:models?|algorithms?)\b"
+    r"|\b(?:develop|improv|enhanc|refin)\w*\b[^.;]{0,60}\btechnolog(?:y|ies)\b"
+    r"|\blearns?\s+from\b|\bautomated\s+(?:systems?|processes|tools|technolog\w+)\b"
+    r"|\bgenerative\b|\blarge\s+language\b|\bchat\s?bots?\b)"
     r"|\b(?:AI|LLMs?|GenAI)\b|\bA\.I\.(?!\w)"
 )
 
