@@ -183,6 +183,17 @@ def test_committed_services_keep_their_split_when_services_are_added():
     assert len(new) == 30 and {split_of[s] for s in new} == {"train", "validation", "test"}
 
 
+def test_written_split_table_numbers_each_addition(tmp_path):
+    from train.splits import write_service_splits
+
+    table = tmp_path / "splits.csv"
+    write_service_splits(table, {"a": "train", "b": "test"}, {"a": "x", "b": "y"})
+    write_service_splits(table, {"a": "train", "b": "test", "c": "validation"}, {"c": "z"})
+    with table.open(encoding="utf-8", newline="") as fh:
+        rows = {r["service"]: (r["split"], r["since"]) for r in csv.DictReader(fh)}
+    assert rows == {"a": ("train", "1"), "b": ("test", "1"), "c": ("validation", "2")}
+
+
 def test_build_reads_the_committed_split_table(tmp_path):
     table = tmp_path / "service_splits.csv"
     table.write_text("service,split,stratum\namazon,test,x\nacmenotes,validation,x\n")
@@ -194,10 +205,10 @@ def test_build_reads_the_committed_split_table(tmp_path):
 
 def test_the_real_split_table_never_moves_a_service():
     """The splits every trained model and reported number depend on: a service listed before the
-    2026 documents were added keeps its split (a changed row fails this test)."""
+    2026 documents were added (`since` 1) keeps its split (a changed row fails this test)."""
     path = REPO_ROOT / "data" / "service_splits.csv"
     with path.open(encoding="utf-8", newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["stratum"] != "ota_contrib_2026"]
+        rows = [r for r in csv.DictReader(fh) if r["since"] == "1"]
     digest = hashlib.sha1("".join(f"{r['service']}\t{r['split']}\n" for r in rows).encode())
     assert len(rows) == 994
     assert digest.hexdigest() == ORIGINAL_SPLITS_SHA1

@@ -68,18 +68,26 @@ def load_service_splits(path) -> dict[str, str]:
 
 
 def write_service_splits(path, assignment: dict[str, str], strata: dict[str, str]) -> None:
-    """Write the service -> split table, sorted by service (atomic)."""
+    """Write the service -> split table, sorted by service (atomic). `since` numbers the
+    additions: rows already in the table keep theirs, rows added now get the next number."""
     import csv
     import io
     import os
     from pathlib import Path
 
     path = Path(path)
+    since: dict[str, int] = {}
+    if path.is_file():
+        with path.open(encoding="utf-8", newline="") as fh:
+            since = {r["service"]: int(r.get("since") or 1) for r in csv.DictReader(fh)}
+    added = max(since.values(), default=0) + 1
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["service", "split", "stratum"])
+    writer.writerow(["service", "split", "stratum", "since"])
     for service in sorted(assignment):
-        writer.writerow([service, assignment[service], strata.get(service, "")])
+        writer.writerow(
+            [service, assignment[service], strata.get(service, ""), since.get(service, added)]
+        )
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(buf.getvalue(), encoding="utf-8")
     os.replace(tmp, path)
