@@ -57,7 +57,6 @@ DATA_DIR = REPO_ROOT / "data"
 TEAM_CLAUSE_FILES = ("team_clauses_ai.jsonl", "team_clauses_neg.jsonl")
 OTA_PAIRS = DATA_DIR / "ota_pairs.csv"
 SERVICE_SPLITS = DATA_DIR / "service_splits.csv"
-CARD_TEMPLATE = DATA_DIR / "dataset_card_template.md"
 
 
 def default_raw_dir() -> Path:

@@ -19,13 +19,14 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from train.card import SOURCE_LICENSES
 from train.modelio import ModelMeta
+from train.splits import SPLITS
 from train.taxonomy import REPO_ROOT
 
 MODEL_CARD_TEMPLATE = REPO_ROOT / "data" / "model_card_template.md"
 PLACEHOLDER_REPO_ID = "your-username/clausewatch"
 NONCOMMERCIAL_LICENSE = "opp115-noncommercial"
 NONCOMMERCIAL_LICENSE_NAME = "opp115-research-non-commercial"
-SPLITS = ("train", "validation", "test")
+
 TAGS = [
     "clausewatch",
     "terms-of-service",

@@ -52,9 +52,7 @@ _HTML_BLOCKS = [
 ]
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
 _MD_DECORATION = "*_`#>|"
-_TRAILING_SPACE = re.compile(r"\s+$")
 _LETTERS = re.compile(r"[^\W\d_]{2,}")
-_SPLIT_POINTS = re.compile(r"[;:]\s|,\s|\s")
 
 DEFAULT_MIN_WORDS = 4
 DEFAULT_MAX_CHARS = 1000

@@ -20,12 +20,6 @@ def text_sha1(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
-def word_count(text: str) -> int:
-    """Number of words after normalisation."""
-    norm = normalize_text(text)
-    return len(norm.split()) if norm else 0
-
-
 def repair_text(text: str) -> str:
     """Undo mojibake (UTF-8 read as cp1252/latin-1: `donâ€™t` -> `don’t`) with ftfy's encoding
     fixer, leaving everything else (quotes, widths, normalisation) as it is. Applied to clause
