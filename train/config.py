@@ -67,7 +67,7 @@ class TrainingConfig:
         "",
         "Run folder name; default: the config file's name. Starting the same run again resumes it.",
     )
-    num_train_epochs: float = _f(4.0, "Epochs over the training split.")
+    num_train_epochs: float = _f(3.0, "Epochs over the training split.")
     max_steps: int = _f(-1, "Stop after this many optimizer steps (overrides epochs when > 0).")
     per_device_train_batch_size: int = _f(16, "Training batch size per device.")
     per_device_eval_batch_size: int = _f(128, "Evaluation batch size per device.")
