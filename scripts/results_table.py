@@ -10,29 +10,45 @@ def _load(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def eval_table(metrics: dict) -> str:
-    test = metrics["test"]
-    systems = [s for s in ("model", "tfidf_logreg", "keyword") if s in test]
-    labels = [k for k, v in test["model"].items() if isinstance(v, dict) and "f1" in v]
-    lines = ["| test F1 | " + " | ".join(systems) + " |", "|---|" + "---|" * len(systems)]
+def eval_table(block: dict, title: str) -> str:
+    """One results block (all test clauses, or real / team-written ones): the model's precision,
+    recall and F1 with its interval, and each baseline's F1."""
+    systems = [s for s in ("model", "tfidf_logreg", "keyword") if s in block]
+    labels = [k for k, v in block["model"].items() if isinstance(v, dict) and "f1" in v]
+    baselines = systems[1:]
+    lines = [
+        f"| {title} | model P | model R | model F1 [95% CI] | "
+        + " | ".join(f"{b} F1" for b in baselines)
+        + " |",
+        "|---|---|---|---|" + "---|" * len(baselines),
+    ]
     for name in labels:
-        cells = []
-        for s in systems:
-            entry = test[s][name]
-            ci = entry.get("f1_ci95")
-            cells.append(
-                f"{entry['f1']:.3f}"
-                + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci and s == "model" else "")
-            )
-        lines.append(
-            f"| `{name}` (n={test['model'][name]['support']}) | " + " | ".join(cells) + " |"
-        )
+        m = block["model"][name]
+        ci = m.get("f1_ci95")
+        f1 = f"{m['f1']:.3f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+        cells = [f"{m['precision']:.3f}", f"{m['recall']:.3f}", f1]
+        cells += [f"{block[b][name]['f1']:.3f}" for b in baselines]
+        lines.append(f"| `{name}` (n={m['support']}) | " + " | ".join(cells) + " |")
     for key in ("macro_f1", "micro_f1"):
-        lines.append(
-            f"| **{key.replace('_', '-')}** | "
-            + " | ".join(f"**{test[s][key]:.3f}**" for s in systems)
-            + " |"
-        )
+        cells = ["", "", f"**{block['model'][key]:.3f}**"] + [
+            f"**{block[b][key]:.3f}**" for b in baselines
+        ]
+        lines.append(f"| **{key.replace('_', '-')}** | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def document_rate_table(docs: dict) -> str:
+    """Gold rate against each system's predicted rate on the exhaustively labelled documents."""
+    systems = list(docs["predicted_rate"])
+    lines = [
+        f"| label ({docs['documents']} documents, {docs['clauses']} clauses) | gold | "
+        + " | ".join(systems)
+        + " |",
+        "|---|---|" + "---|" * len(systems),
+    ]
+    for name, gold in docs["gold_rate"].items():
+        cells = [f"{100 * docs['predicted_rate'][s][name]:.1f}%" for s in systems]
+        lines.append(f"| `{name}` | {100 * gold:.1f}% | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -91,7 +107,16 @@ def main() -> None:
         )
     metrics = _load(run / "eval" / "metrics.json")
     if metrics:
-        print(eval_table(metrics))
+        origins = metrics.get("by_origin", {})
+        for origin, title in (("real", "real test clauses"), ("team", "team-written test clauses")):
+            if "model" in origins.get(origin, {}) and "f1_ci95" in next(
+                (v for v in origins[origin]["model"].values() if isinstance(v, dict)), {}
+            ):
+                print(f"{title}: {origins[origin]['clauses']}")
+                print(eval_table(origins[origin], title))
+        print(eval_table(metrics["test"], "all test clauses"))
+        if metrics.get("labelled_documents"):
+            print(document_rate_table(metrics["labelled_documents"]))
     parity = _load(run / "export" / "parity.json")
     if parity:
         print(

@@ -72,9 +72,9 @@ class TrainingConfig:
     per_device_train_batch_size: int = _f(16, "Training batch size per device.")
     per_device_eval_batch_size: int = _f(128, "Evaluation batch size per device.")
     gradient_accumulation_steps: int = _f(1, "Accumulate gradients over this many batches.")
-    learning_rate: float = _f(1.0e-04, "Peak learning rate (AdamW).")
+    learning_rate: float = _f(5.0e-05, "Peak learning rate (AdamW).")
     weight_decay: float = _f(0.01, "AdamW weight decay.")
-    warmup_ratio: float = _f(0.06, "Share of steps with linear warm-up.")
+    warmup_ratio: float = _f(0.1, "Share of steps with linear warm-up.")
     lr_scheduler_type: str = _f("linear", "Learning-rate schedule (transformers scheduler name).")
     pos_weight: str = _f(
         "sqrt",
