@@ -42,7 +42,7 @@ def test_metrics_file_has_every_system_label_and_interval(evaluated, tiny_clause
     _, metrics = evaluated
     rows = _test_rows(tiny_clauses)
     assert set(metrics) == {"test", "by_source", "by_origin", "meta", "labelled_documents"}
-    assert metrics["labelled_documents"] is None  # no exhaustively labelled document here
+    assert metrics["labelled_documents"] is None  # no labelled document among these clauses
     assert list(metrics["test"]) == list(SYSTEMS)
     annotated = np.asarray([r["label_mask"] for r in rows]).sum(0)
     support = (

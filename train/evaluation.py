@@ -221,13 +221,18 @@ def document_rates(
     gold: np.ndarray,
     mask: np.ndarray,
     label_names: Sequence[str],
+    documents: set[str] | None = None,
 ) -> dict | None:
     """On the exhaustively labelled real documents (every clause, every label annotated): each
     label's gold rate beside each system's predicted rate, the check that a system flags about as
     often as a careful reader would on ordinary documents."""
+    # Only whole labelled documents (`documents`, from data/labelled_documents.csv): single
+    # clauses labelled for every label elsewhere (AI mentions) would skew the rates.
     idx = np.flatnonzero(
         [
-            r.get("source") in DOCUMENT_SOURCES and bool(np.all(m))
+            r.get("source") in DOCUMENT_SOURCES
+            and bool(np.all(m))
+            and (documents is None or r.get("document") in documents)
             for r, m in zip(rows, mask, strict=True)
         ]
     )
@@ -532,6 +537,13 @@ def format_table(results: dict, label_names: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def _labelled_documents() -> set[str]:
+    """Ids of the exhaustively labelled documents (empty when the table is missing)."""
+    from train.doc_labels import load_manifest
+
+    return {d.document for d in load_manifest()}
+
+
 def summary_text(metrics: dict, split: str, label_names: Sequence[str]) -> str:
     """Printed after evaluation: real clauses first (the headline), then team-written clauses,
     then all clauses, and the labelled-document flag rates."""
@@ -643,7 +655,7 @@ def evaluate_model(
     ).items():
         metrics["by_origin"][origin].update(block)
     metrics["labelled_documents"] = document_rates(
-        rows, system_scores, thresholds, gold, mask, labels
+        rows, system_scores, thresholds, gold, mask, labels, _labelled_documents()
     )
     metrics["meta"] = {
         "model_dir": str(model_dir),
