@@ -35,13 +35,7 @@ def main() -> None:
     split_of, new = assign_with_committed(
         dict(sizes), strata, cfg.ratios, cfg.seed, committed, forced
     )
-    import csv
-
-    with args.table.open(encoding="utf-8", newline="") as fh:
-        old_strata = {row["service"]: row["stratum"] for row in csv.DictReader(fh)}
-    write_service_splits(
-        args.table, {**committed, **{s: split_of[s] for s in new}}, {**strata, **old_strata}
-    )
+    write_service_splits(args.table, {**committed, **{s: split_of[s] for s in new}}, strata)
     counts = Counter(split_of[s] for s in new)
     print(f"{len(new)} new services ({dict(counts)}); {len(sizes) - len(new)} already listed")
 

@@ -188,10 +188,17 @@ def test_written_split_table_numbers_each_addition(tmp_path):
 
     table = tmp_path / "splits.csv"
     write_service_splits(table, {"a": "train", "b": "test"}, {"a": "x", "b": "y"})
-    write_service_splits(table, {"a": "train", "b": "test", "c": "validation"}, {"c": "z"})
+    write_service_splits(
+        table, {"a": "train", "b": "test", "c": "validation"}, {"a": "other", "c": "z"}
+    )
     with table.open(encoding="utf-8", newline="") as fh:
-        rows = {r["service"]: (r["split"], r["since"]) for r in csv.DictReader(fh)}
-    assert rows == {"a": ("train", "1"), "b": ("test", "1"), "c": ("validation", "2")}
+        rows = {r["service"]: (r["split"], r["stratum"], r["since"]) for r in csv.DictReader(fh)}
+    # Rows already listed keep their stratum and number; the new row takes the given stratum.
+    assert rows == {
+        "a": ("train", "x", "1"),
+        "b": ("test", "y", "1"),
+        "c": ("validation", "z", "2"),
+    }
 
 
 def test_build_reads_the_committed_split_table(tmp_path):

@@ -27,6 +27,7 @@ from train.doc_labels import (
     agreement,
     load_labelled_document_records,
     load_manifest,
+    record_id,
 )
 from train.errors import DataError
 from train.leakage import NearDuplicateIndex, check_no_leakage, find_cross_split_collisions
@@ -135,10 +136,9 @@ def _hand_labelled_document_clauses(
             raise DataError(
                 cfg.mined_labels_path, f"text of {document} [{locator}] changed (hash mismatch)"
             )
-        prefix = "corpus" if source == "tosdr_corpus_text" else "ota2026"
         records.append(
             ClauseRecord(
-                id=f"{prefix}-{text_sha1(document)[:10]}-{start}-{end}",
+                id=record_id(source, document, start, end),
                 text=text,
                 source=source,
                 service=kind.service(path),
@@ -173,7 +173,7 @@ def _corpus_records(
         for clause in sorted(
             rng.sample(pool, min(len(pool), cfg.corpus_negatives_per_doc)), key=lambda c: c.start
         ):
-            rid = f"corpus-{text_sha1(path.name)[:10]}-{clause.start}-{clause.end}"
+            rid = record_id("tosdr_corpus_text", path.name, clause.start, clause.end)
             if rid in taken:
                 continue
             records.append(
@@ -219,7 +219,7 @@ def _ota_contrib_negatives(raw_dir: Path, cfg: BuildConfig, exhaustive: set[str]
         ):
             records.append(
                 ClauseRecord(
-                    id=f"ota2026-{text_sha1(doc_id)[:10]}-{clause.start}-{clause.end}",
+                    id=record_id(sources.OTA_CONTRIB, doc_id, clause.start, clause.end),
                     text=clause.text,
                     source=sources.OTA_CONTRIB,
                     service=kind.service(path),
@@ -385,19 +385,10 @@ def _assign(records: list[ClauseRecord], cfg: BuildConfig, stats: dict) -> dict[
             write_service_splits(
                 cfg.service_splits_path,
                 {**committed, **{s: split_of[s] for s in new}},
-                {**_committed_strata(cfg.service_splits_path), **strata},
+                strata,
             )
             print(f"added them to {cfg.service_splits_path}")
     return split_of
-
-
-def _committed_strata(path: Path) -> dict[str, str]:
-    import csv
-
-    if not path.is_file():
-        return {}
-    with path.open(encoding="utf-8", newline="") as fh:
-        return {row["service"]: row.get("stratum", "") for row in csv.DictReader(fh)}
 
 
 def load_ota_sentences(raw_dir: Path, pairs_path: Path | None = None) -> list[str]:

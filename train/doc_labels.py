@@ -186,9 +186,11 @@ def write_document_labels(rows: list[dict], path: Path = DOCUMENT_LABELS) -> Non
     os.replace(tmp, path)
 
 
-def record_id(source: str, document: str, clause: DocumentClause) -> str:
+def record_id(source: str, document: str, start: int, end: int) -> str:
+    """Id of the clause `start:end` of a whole document; every record built from a document
+    source (labelled, mined or sampled) uses it, so the same clause always has the same id."""
     prefix = "corpus" if source == "tosdr_corpus_text" else "ota2026"
-    return f"{prefix}-{text_sha1(document)[:10]}-{clause.start}-{clause.end}"
+    return f"{prefix}-{text_sha1(document)[:10]}-{start}-{end}"
 
 
 def load_labelled_document_records(
@@ -228,7 +230,7 @@ def load_labelled_document_records(
                 )
             used.add(key)
             yield ClauseRecord(
-                id=record_id(doc.source, doc.document, clause),
+                id=record_id(doc.source, doc.document, clause.start, clause.end),
                 text=clause.text,
                 source=doc.source,
                 service=kind.service(kind.path_of(raw_dir, doc.document)),

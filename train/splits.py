@@ -68,8 +68,9 @@ def load_service_splits(path) -> dict[str, str]:
 
 
 def write_service_splits(path, assignment: dict[str, str], strata: dict[str, str]) -> None:
-    """Write the service -> split table, sorted by service (atomic). `since` numbers the
-    additions: rows already in the table keep theirs, rows added now get the next number."""
+    """Write the service -> split table, sorted by service (atomic). Rows already in the table
+    keep their stratum and their `since`; rows added now take the stratum given in `strata` and
+    the next `since` number."""
     import csv
     import io
     import os
@@ -77,9 +78,13 @@ def write_service_splits(path, assignment: dict[str, str], strata: dict[str, str
 
     path = Path(path)
     since: dict[str, int] = {}
+    kept_strata: dict[str, str] = {}
     if path.is_file():
         with path.open(encoding="utf-8", newline="") as fh:
-            since = {r["service"]: int(r.get("since") or 1) for r in csv.DictReader(fh)}
+            for r in csv.DictReader(fh):
+                since[r["service"]] = int(r.get("since") or 1)
+                kept_strata[r["service"]] = r.get("stratum", "")
+    strata = {**strata, **kept_strata}
     added = max(since.values(), default=0) + 1
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
