@@ -129,7 +129,8 @@ def _hand_labelled_document_clauses(
                 cfg.mined_labels_path, f"{source} document {document!r} not found in {raw_dir}"
             )
         if (source, document) not in texts:
-            texts[(source, document)] = kind.segment(path)[0]
+            # Only the text the offsets index is needed: no sentence splitting.
+            texts[(source, document)] = kind.prepared_text(path)
         start, end = (int(x) for x in locator.split(":"))
         text = texts[(source, document)][start:end]
         if text_sha1(text) != label.ref.sha1:

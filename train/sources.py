@@ -437,6 +437,10 @@ class DocumentSource:
     def service(self, path: Path) -> str:
         return ota_contrib_service(path) if self.name == OTA_CONTRIB else corpus_service(path)
 
+    def prepared_text(self, path: Path) -> str:
+        """The text clause offsets index (what `segment` returns first), without segmenting."""
+        return prepare_text(path.read_text(encoding="utf-8", errors="replace"), self.fmt)
+
     def segment(self, path: Path):
         """Prepared text and clauses (the offsets label references use)."""
         raw = path.read_text(encoding="utf-8", errors="replace")
