@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import train_tiny
+import yaml
+from conftest import make_tiny_clauses, train_tiny
 
 from train.clause_files import read_clause_file
 from train.config import load_config
@@ -172,7 +174,7 @@ def test_two_process_ddp_on_cpu(tmp_path, tiny_model_dir, tiny_clauses):
         ("training:\n  num_train_epochs: three\n", "training.num_train_epochs: expected a number"),
         (
             "training:\n  pos_weight: auto\n",
-            "training.pos_weight: 'auto' is not one of none, sqrt, ratio",
+            "training.pos_weight: expected one of none, sqrt, ratio, got 'auto'",
         ),
     ],
 )
@@ -302,3 +304,222 @@ def test_base_yaml_and_config_defaults_agree_and_help_prints_them():
     assert (
         f"per_device_train_batch_size = {base['training']['per_device_train_batch_size']}" in text
     )
+
+
+# ----------------------------------------------------------------------------- run fingerprint
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, tiny_model_dir, tiny_clauses) -> dict:
+    """A finished 2-step tiny run on its own copy of the base model (a test may change those
+    weights and put them back); tests rerun in a copy of the run folder."""
+    root = tmp_path_factory.mktemp("fingerprint")
+    model = root / "base"
+    shutil.copytree(tiny_model_dir, model)
+    run = train_tiny(model, tiny_clauses, root / "out", "training.max_steps=2")
+    assert last_complete_checkpoint(run / "checkpoints") and (run / "model").is_dir()
+    return {"model": model, "run": run}
+
+
+@pytest.fixture(scope="module")
+def other_model_dir(tmp_path_factory, tiny_model_dir) -> Path:
+    """A tiny base model of another architecture (hidden size 48), same tokenizer."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    folder = tmp_path_factory.mktemp("other-bert")
+    shutil.copytree(tiny_model_dir, folder, dirs_exist_ok=True)
+    torch.manual_seed(1)
+    BertModel(BertConfig.from_pretrained(tiny_model_dir, hidden_size=48)).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def other_clauses(tmp_path_factory) -> dict[str, Path]:
+    return make_tiny_clauses(tmp_path_factory.mktemp("other-clauses"), seed=1)
+
+
+def _copy_run(finished_run: dict, out: Path) -> Path:
+    run = out / "tiny"
+    shutil.copytree(finished_run["run"], run)
+    return run
+
+
+def _rerun(finished_run, clauses, out, *extra, model=None) -> Path:
+    return train_tiny(model or finished_run["model"], clauses, out, "training.max_steps=2", *extra)
+
+
+def _snapshot(folder: Path) -> dict:
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _overrides(change: tuple[str, ...], other_model: Path, other_clauses: dict) -> list[str]:
+    values = {"other_model": other_model, "other_train": other_clauses["train"]}
+    return [item.format(**values) for item in change if item != "REINIT_WEIGHTS"]
+
+
+# (overrides for the rerun, what the refusal names: setting old → new)
+REFUSED = [
+    (("training.learning_rate=5.0e-04",), "training.learning_rate 0.001 → 0.0005"),
+    (("model.model_name_or_path={other_model}",), "model.model_name_or_path "),
+    (("REINIT_WEIGHTS",), "model.weights_sha256_or_commit "),
+    (("data.train_file={other_train}",), "dataset_hash "),
+    (("data.max_train_samples=48",), "data.max_train_samples 0 → 48"),
+    (("model.max_length=32",), "model.max_length 256 → 32"),
+    (("training.max_steps=3",), "training.max_steps 2 → 3"),
+    (("training.per_device_train_batch_size=8",), "training.per_device_train_batch_size 16 → 8"),
+    (("training.gradient_accumulation_steps=2",), "training.gradient_accumulation_steps 1 → 2"),
+    (("training.weight_decay=0.0",), "training.weight_decay 0.01 → 0.0"),
+    (("training.warmup_ratio=0.0",), "training.warmup_ratio 0.1 → 0.0"),
+    (("training.lr_scheduler_type=cosine",), 'training.lr_scheduler_type "linear" → "cosine"'),
+    (("training.pos_weight=ratio",), 'training.pos_weight "sqrt" → "ratio"'),
+    (("training.pos_weight_cap=3.0",), "training.pos_weight_cap 10.0 → 3.0"),
+    (("training.group_by_length=false",), "training.group_by_length true → false"),
+    (("training.seed=7",), "training.seed 42 → 7"),
+    (
+        ("training.learning_rate=5.0e-04", "training.seed=7"),
+        "training.learning_rate 0.001 → 0.0005; training.seed 42 → 7",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "expected"), REFUSED)
+def test_rerun_with_other_weight_settings_stops_before_touching_the_run(
+    tmp_path, finished_run, tiny_clauses, other_model_dir, other_clauses, change, expected
+):
+    run = _copy_run(finished_run, tmp_path)
+    before = _snapshot(run)
+    saved = {p: p.read_bytes() for p in finished_run["model"].iterdir() if p.is_file()}
+    try:
+        if "REINIT_WEIGHTS" in change:  # same folder, same architecture, other weights
+            import torch
+            from transformers import BertConfig, BertModel
+
+            torch.manual_seed(1)
+            BertModel(BertConfig.from_pretrained(finished_run["model"])).save_pretrained(
+                finished_run["model"]
+            )
+        with pytest.raises(SystemExit) as err:
+            _rerun(
+                finished_run,
+                tiny_clauses,
+                tmp_path,
+                *_overrides(change, other_model_dir, other_clauses),
+            )
+    finally:
+        for path, content in saved.items():
+            path.write_bytes(content)
+    message = str(err.value)
+    assert message.startswith(f"error: {run} was trained with other settings ("), message
+    assert expected in message
+    assert message.endswith(
+        "choose a new training.run_name, delete the folder, or pass "
+        "training.overwrite_output_dir=true to start this run over"
+    )
+    assert _snapshot(run) == before
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("training.learning_rate=5.0e-04",), "training.learning_rate 0.001 → 0.0005"),
+        (("model.model_name_or_path={other_model}",), "model.model_name_or_path "),
+        (("training.max_steps=3",), "training.max_steps 2 → 3"),
+    ],
+)
+def test_run_folder_without_fingerprint_is_compared_by_its_config_yaml(
+    tmp_path, finished_run, tiny_clauses, other_model_dir, other_clauses, change, expected
+):
+    run = _copy_run(finished_run, tmp_path)
+    (run / "run_fingerprint.json").unlink()
+    before = _snapshot(run)
+    with pytest.raises(SystemExit, match=expected):
+        _rerun(
+            finished_run,
+            tiny_clauses,
+            tmp_path,
+            *_overrides(change, other_model_dir, other_clauses),
+        )
+    assert _snapshot(run) == before
+
+
+# (overrides for the rerun, paths removed from the run folder first, whether it resumes)
+GOES_ON = [
+    (("training.logging_steps=1",), (), True),
+    (("training.per_device_eval_batch_size=8", "training.torch_threads=2"), (), True),
+    (
+        (
+            "training.eval_strategy=steps",
+            "training.eval_steps=1",
+            "training.early_stopping_patience=0",
+            "training.save_total_limit=1",
+        ),
+        (),
+        True,
+    ),
+    # nothing was trained in the folder yet: its settings may still change
+    (("training.learning_rate=5.0e-04",), ("checkpoints", "model"), False),
+]
+
+
+@pytest.mark.parametrize(("change", "removed", "resumes"), GOES_ON)
+def test_rerun_goes_on_when_the_weights_settings_agree(
+    tmp_path, capsys, finished_run, tiny_clauses, change, removed, resumes
+):
+    run = _copy_run(finished_run, tmp_path)
+    for name in removed:
+        shutil.rmtree(run / name)
+    _rerun(finished_run, tiny_clauses, tmp_path, *change)
+    assert ("resuming from" in capsys.readouterr().out) == resumes
+    summary = json.loads((run / "train_summary.json").read_text())
+    assert summary["global_step"] >= 2
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    for item in change:
+        dotted, value = item.split("=")
+        section, key = dotted.split(".")
+        assert saved[section][key] == yaml.safe_load(value)
+    fingerprint = json.loads((run / "run_fingerprint.json").read_text())
+    assert fingerprint["training.learning_rate"] == saved["training"]["learning_rate"]
+
+
+@pytest.mark.parametrize(
+    ("change", "hidden_size", "learning_rate"),
+    [
+        (("training.learning_rate=5.0e-04",), 32, 5e-4),
+        (("model.model_name_or_path={other_model}",), 48, 1e-3),
+    ],
+)
+def test_overwrite_output_dir_starts_over_and_the_model_matches_its_metadata(
+    tmp_path,
+    capsys,
+    finished_run,
+    tiny_clauses,
+    other_model_dir,
+    other_clauses,
+    change,
+    hidden_size,
+    learning_rate,
+):
+    run = _copy_run(finished_run, tmp_path)
+    (run / "eval").mkdir()
+    (run / "eval" / "metrics.json").write_text("{}")  # results of the old model
+    extra = _overrides(change, other_model_dir, other_clauses)
+    _rerun(finished_run, tiny_clauses, tmp_path, *extra, "training.overwrite_output_dir=true")
+    assert "resuming from" not in capsys.readouterr().out
+    assert not (run / "eval").exists()
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    meta = json.loads((run / "model" / "clausewatch.json").read_text())
+    weights_config = json.loads((run / "model" / "config.json").read_text())
+    fingerprint = json.loads((run / "run_fingerprint.json").read_text())
+    assert weights_config["hidden_size"] == hidden_size
+    assert meta["base_model"] == saved["model"]["model_name_or_path"]
+    assert saved["training"]["learning_rate"] == pytest.approx(learning_rate)
+    assert fingerprint["training.learning_rate"] == saved["training"]["learning_rate"]
+    assert fingerprint["model.model_name_or_path"] == meta["base_model"]
+    # The next start with the same settings resumes the new run.
+    _rerun(finished_run, tiny_clauses, tmp_path, *extra)
+    assert "resuming from" in capsys.readouterr().out

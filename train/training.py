@@ -8,9 +8,11 @@ ours, because masked labels (not annotated by a clause's source) must contribute
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import platform
+import shutil
 import sys
 import time
 import uuid
@@ -20,7 +22,7 @@ import numpy as np
 import yaml
 
 from train.clause_files import read_clause_file
-from train.config import Config, load_config
+from train.config import Config, load_config, validate
 from train.errors import ConfigError, DataError
 from train.metrics import apply_thresholds, multilabel_metrics, sigmoid, tune_thresholds
 from train.modelio import ModelMeta, save_meta, tokenize_texts
@@ -269,16 +271,180 @@ def run_dir_for(cfg: Config) -> Path:
     return _repo_path(cfg.training.output_root) / name
 
 
-def _check_resumable(run_dir: Path, dataset_hash: str, resolved: dict) -> None:
-    saved = run_dir / "config.yaml"
-    if not saved.is_file():
+FINGERPRINT_FILE = "run_fingerprint.json"
+
+# The settings that change the trained weights. Logging, evaluation and saving frequency, paths,
+# trackers, workers and threads are left out: they may change between a run's start and its resume.
+FINGERPRINT_KEYS = (
+    "data.max_train_samples",
+    "model.model_name_or_path",
+    "model.max_length",
+    "training.num_train_epochs",
+    "training.max_steps",
+    "training.per_device_train_batch_size",
+    "training.gradient_accumulation_steps",
+    "training.learning_rate",
+    "training.weight_decay",
+    "training.warmup_ratio",
+    "training.lr_scheduler_type",
+    "training.pos_weight",
+    "training.pos_weight_cap",
+    "training.group_by_length",
+    "training.seed",
+)
+
+# Files of a local model folder that define its weights and tokens.
+MODEL_IDENTITY_FILES = (
+    "config.json",
+    "tokenizer.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+)
+
+
+def model_identity(model_path: str, model_config=None) -> str:
+    """sha256 over a local model folder's config, tokenizer and `*.safetensors` files; for a
+    Hugging Face id, the commit of the cached snapshot (empty when unknown)."""
+    folder = Path(model_path)
+    if not folder.is_dir():
+        return str(getattr(model_config, "_commit_hash", None) or "")
+    digest = hashlib.sha256()
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and (path.name in MODEL_IDENTITY_FILES or path.suffix == ".safetensors"):
+            digest.update(f"{path.name}\0{path.stat().st_size}\0".encode())
+            with path.open("rb") as fh:
+                for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                    digest.update(chunk)
+    return digest.hexdigest()
+
+
+def run_fingerprint(
+    resolved: dict,
+    labels: list[str] | None = None,
+    model_id: str | None = None,
+    processes: int | None = None,
+) -> dict:
+    """What the weights of a run depend on, as flat `section.key: value` pairs, from a resolved
+    config (the dict saved as a run's `config.yaml`); keys it lacks are left out. Settings without
+    effect are dropped: epochs when max_steps > 0, the cap when pos_weight is none."""
+    fp: dict = {}
+    if resolved.get("dataset_hash"):
+        fp["dataset_hash"] = resolved["dataset_hash"]
+    for dotted in FINGERPRINT_KEYS:
+        section, key = dotted.split(".", 1)
+        values = resolved.get(section) or {}
+        if key in values:
+            fp[dotted] = values[key]
+    max_steps = fp.get("training.max_steps")
+    if isinstance(max_steps, (int, float)) and not isinstance(max_steps, bool):
+        if max_steps > 0:
+            fp.pop("training.num_train_epochs", None)
+        else:
+            fp["training.max_steps"] = -1
+    if fp.get("training.pos_weight") == "none":
+        fp.pop("training.pos_weight_cap", None)
+    if labels is not None:
+        fp["labels"] = list(labels)
+    if model_id:
+        fp["model.weights_sha256_or_commit"] = model_id
+    if processes is not None:
+        fp["processes"] = processes
+    return fp
+
+
+def _shown(value) -> str:
+    if isinstance(value, str) and len(value) >= 40 and all(c in "0123456789abcdef" for c in value):
+        return value[:12]
+    text = json.dumps(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _has_trained_state(run_dir: Path) -> bool:
+    return (run_dir / "model").is_dir() or (
+        last_complete_checkpoint(run_dir / "checkpoints") is not None
+    )
+
+
+def _previous_fingerprint(run_dir: Path) -> dict | None:
+    """The fingerprint a run folder was started with; from its `config.yaml` for folders older
+    than the fingerprint file."""
+    saved = run_dir / FINGERPRINT_FILE
+    if saved.is_file():
+        try:
+            previous = json.loads(saved.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            previous = None
+        if isinstance(previous, dict):
+            return previous
+    config = run_dir / "config.yaml"
+    if config.is_file():
+        try:
+            previous = yaml.safe_load(config.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError):
+            return None
+        return run_fingerprint(previous) if isinstance(previous, dict) else None
+    return None
+
+
+def _check_resumable(run_dir: Path, fingerprint: dict) -> None:
+    """Refuse to resume a run folder holding checkpoints or a model trained with other settings
+    (reads only; nothing is loaded or written)."""
+    previous = _previous_fingerprint(run_dir)
+    if previous is None or not _has_trained_state(run_dir):
         return
-    previous = yaml.safe_load(saved.read_text()) or {}
-    if previous.get("dataset_hash") and previous.get("dataset_hash") != dataset_hash:
+    changes = [
+        f"{key} {_shown(previous[key])} → {_shown(value)}"
+        for key, value in fingerprint.items()
+        if key in previous and previous[key] != value
+    ]
+    if changes:
         raise ConfigError(
-            f"{run_dir}: this run was trained on dataset {previous['dataset_hash'][:12]} but the data is now "
-            f"{dataset_hash[:12]}; choose a new training.run_name (or delete the folder) to start over"
+            f"{run_dir} was trained with other settings ({'; '.join(changes)}), so it cannot be "
+            "resumed: choose a new training.run_name, delete the folder, or pass "
+            "training.overwrite_output_dir=true to start this run over"
         )
+
+
+def _is_run_folder(run_dir: Path) -> bool:
+    return any(
+        (run_dir / name).exists() for name in (FINGERPRINT_FILE, "config.yaml", "checkpoints")
+    )
+
+
+def _start_run_dir(run_dir: Path, fingerprint: dict, resolved: dict, overwrite: bool) -> None:
+    """Create (or, with overwrite, empty) the run folder and record the run's fingerprint and
+    resolved config."""
+    if overwrite and run_dir.is_dir() and _is_run_folder(run_dir):
+        print(f"training.overwrite_output_dir: deleting {run_dir} to start over")
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in (
+        (FINGERPRINT_FILE, json.dumps(fingerprint, indent=2) + "\n"),
+        ("config.yaml", yaml.safe_dump(resolved, sort_keys=False)),
+    ):
+        tmp = run_dir / f".{name}.{os.getpid()}"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, run_dir / name)
+
+
+def checked_max_length(cfg: Config, model_config, tokenizer) -> int:
+    """The token limit used: model.max_length, capped by the tokenizer's own limit; a ConfigError
+    when it exceeds the model's position embeddings."""
+    limit = getattr(tokenizer, "model_max_length", None) or 10**6
+    max_length = min(cfg.model.max_length, limit)
+    positions = getattr(model_config, "max_position_embeddings", None)
+    if isinstance(positions, int) and max_length > positions:
+        raise ConfigError(
+            f"model.max_length: {cfg.model.max_length} tokens is more than the base model "
+            f"{cfg.model.model_name_or_path} takes (max_position_embeddings {positions} in its "
+            f"config.json); set model.max_length to {positions} or less"
+        )
+    if max_length < cfg.model.max_length:
+        print(f"model.max_length {cfg.model.max_length} capped to the tokenizer's {max_length}")
+    return max_length
 
 
 CHECKPOINT_FILES = ("trainer_state.json", "model.safetensors", "optimizer.pt", "scheduler.pt")
@@ -314,6 +480,7 @@ def train(cfg: Config) -> Path:
     """Run (or resume) training; returns the final model folder."""
     import torch
     from transformers import (
+        AutoConfig,
         AutoModelForSequenceClassification,
         AutoTokenizer,
         DataCollatorWithPadding,
@@ -322,6 +489,7 @@ def train(cfg: Config) -> Path:
     )
 
     t0 = time.time()
+    validate(cfg)
     t = cfg.training
     if t.torch_threads:
         torch.set_num_threads(t.torch_threads)
@@ -333,11 +501,27 @@ def train(cfg: Config) -> Path:
     ds, dataset_hash = load_splits(cfg, taxonomy)
     run_dir = run_dir_for(cfg)
     resolved = {**cfg.to_dict(), "dataset_hash": dataset_hash}
-    _check_resumable(run_dir, dataset_hash, resolved)
+
+    # --- the run folder may be resumed only with the settings it was started with
+    model_path = resolve_model_path(cfg.model.model_name_or_path)
+    model_config = AutoConfig.from_pretrained(model_path)
+    fingerprint = run_fingerprint(
+        resolved,
+        labels=label_names,
+        model_id=model_identity(model_path, model_config),
+        processes=int(os.environ.get("WORLD_SIZE", "1")),
+    )
+    if not t.overwrite_output_dir:
+        _check_resumable(run_dir, fingerprint)
 
     # --- tokenizer and model
-    model_path = resolve_model_path(cfg.model.model_name_or_path)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
+    max_length = checked_max_length(cfg, model_config, tokenizer)
+    args = _training_arguments(cfg, run_dir, _use_bf16(cfg))
+    with args.main_process_first(local=False, desc="run folder"):
+        if args.process_index == 0:
+            _start_run_dir(run_dir, fingerprint, resolved, t.overwrite_output_dir)
+    _setup_wandb(cfg, run_dir)
     model = AutoModelForSequenceClassification.from_pretrained(
         model_path,
         num_labels=len(label_names),
@@ -346,7 +530,6 @@ def train(cfg: Config) -> Path:
         problem_type="multi_label_classification",
         use_safetensors=True,
     )
-    max_length = min(cfg.model.max_length, getattr(tokenizer, "model_max_length", 10**6) or 10**6)
 
     def encode(batch):
         enc = tokenize_texts(tokenizer, batch["text"], max_length)
@@ -368,9 +551,6 @@ def train(cfg: Config) -> Path:
     pos_weight = positive_weights(train_labels, train_mask, t.pos_weight, t.pos_weight_cap)
 
     # --- trainer
-    run_dir.mkdir(parents=True, exist_ok=True)
-    _setup_wandb(cfg, run_dir)
-    args = _training_arguments(cfg, run_dir, _use_bf16(cfg))
     callbacks = [_config_callback(resolved)]
     if t.early_stopping_patience > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
@@ -386,8 +566,6 @@ def train(cfg: Config) -> Path:
         pos_weight=pos_weight,
     )
     main = trainer.is_world_process_zero()
-    if main:
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
 
     # --- train (resuming from the last complete checkpoint when there is one)
     last = last_complete_checkpoint(Path(args.output_dir))
