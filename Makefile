@@ -15,7 +15,7 @@ export RAW_DIR
 q = '$(subst ','\'',$(1))'
 
 .DEFAULT_GOAL := help
-.PHONY: help install data download train eval export push predict diff bench test test-slow quality format clean
+.PHONY: help install data download train eval export push predict diff watch bench test test-slow quality format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-11s\033[0m %s\n", $$1, $$2}'
@@ -52,12 +52,16 @@ push: $(VENV)/.installed ## Upload the export to the Hub: make push REPO_ID=user
 	$(PY) scripts/push.py --export $(EXPORT) --repo-id $(REPO_ID) $(ARGS)
 
 predict: $(VENV)/.installed ## Batch inference: make predict INPUT=docs/ OUTPUT=out/ [MODEL=...]
-	@if [ -z "$(INPUT)" ] || [ -z "$(OUTPUT)" ]; then echo "error: set INPUT and OUTPUT, e.g. make predict INPUT=policies/ OUTPUT=out/"; exit 2; fi
+	@if [ -z $(call q,$(INPUT)) ] || [ -z $(call q,$(OUTPUT)) ]; then echo "error: set INPUT and OUTPUT, e.g. make predict INPUT=policies/ OUTPUT=out/"; exit 2; fi
 	$(PY) scripts/predict.py --model $(call q,$(MODEL)) --output $(call q,$(OUTPUT)) $(ARGS) $(call q,$(INPUT))
 
 diff: $(VENV)/.installed ## What changed: make diff OLD=old.md NEW=new.md [MODEL=...]
-	@if [ -z "$(OLD)" ] || [ -z "$(NEW)" ]; then echo "error: set OLD and NEW, e.g. make diff OLD=v1.md NEW=v2.md"; exit 2; fi
+	@if [ -z $(call q,$(OLD)) ] || [ -z $(call q,$(NEW)) ]; then echo "error: set OLD and NEW, e.g. make diff OLD=v1.md NEW=v2.md"; exit 2; fi
 	$(PY) scripts/diff.py --model $(call q,$(MODEL)) $(call q,$(OLD)) $(call q,$(NEW)) $(ARGS)
+
+watch: $(VENV)/.installed ## Timeline of label changes: make watch INPUT=versions/ OUTPUT=out/ (or OLD=snap1/ NEW=snap2/)
+	@if [ -z $(call q,$(OUTPUT)) ] || { [ -z $(call q,$(INPUT)) ] && { [ -z $(call q,$(OLD)) ] || [ -z $(call q,$(NEW)) ]; }; }; then echo "error: set OUTPUT and INPUT (a folder of dated versions) or OLD and NEW (two snapshot folders)"; exit 2; fi
+	$(PY) scripts/watch.py --model $(call q,$(MODEL)) --output $(call q,$(OUTPUT)) $(ARGS) $(if $(INPUT),$(call q,$(INPUT)),$(call q,$(OLD)) $(call q,$(NEW)))
 
 bench: $(VENV)/.installed ## Speed and real-world benchmarks (after train and export)
 	$(PY) scripts/bench.py --model $(MODEL) --raw-dir $(RAW_DIR) $(ARGS)

@@ -108,13 +108,17 @@ def test_alignment_moved_clause():
     ]
 
 
-def test_diff_reports_newly_flagged_added_clause_and_scores_only_changes():
+def test_diff_reports_newly_flagged_added_clause_and_scores_each_text_once():
     predictor = FakePredictor()
     result = diff_documents(
         predictor, doc(LICENCE, COLLECT, CHANGE), doc(LICENCE, COLLECT, TRAIN, CHANGE), "md"
     )
     assert result["counts"] == {"unchanged": 3, "moved": 0, "modified": 0, "added": 1, "removed": 0}
-    assert predictor.scored == [TRAIN]  # unchanged clauses are not scored
+    # every distinct clause is scored once (unchanged ones tell whether a label was there before)
+    assert sorted(predictor.scored) == sorted([LICENCE, COLLECT, CHANGE, TRAIN])
+    ai = {c["label"]: c for c in result["label_changes"]}["ai_training"]
+    assert (ai["change"], ai["old_flagged"], ai["new_flagged"]) == ("granted", 0, 1)
+    assert [e["text"] for e in ai["evidence"]] == [TRAIN]
     [item] = result["newly_flagged"]
     assert (item["change"], item["text"], item["labels"], item["new_labels"]) == (
         "added",
@@ -143,7 +147,9 @@ def test_diff_stance_flip_is_modified_and_no_longer_flagged():
         ["ai_training"],
     )
     assert (item["new_text"], item["new_text_labels"]) == (NO_TRAIN, [])
-    assert sorted(predictor.scored) == sorted([TRAIN, NO_TRAIN])
+    assert sorted(predictor.scored) == sorted([LICENCE, TRAIN, CHANGE, NO_TRAIN])
+    ai = {c["label"]: c for c in result["label_changes"]}["ai_training"]
+    assert (ai["change"], [e["kind"] for e in ai["evidence"]]) == ("withdrawn", ["lost"])
 
     reverse = diff_documents(FakePredictor(), doc(LICENCE, NO_TRAIN), doc(LICENCE, TRAIN), "md")
     [item] = reverse["newly_flagged"]
@@ -166,7 +172,7 @@ def test_diff_moved_and_removed_clauses():
     )
     assert result["counts"] == {"unchanged": 2, "moved": 1, "modified": 0, "added": 0, "removed": 1}
     assert result["newly_flagged"] == []  # a moved flagged clause is not new
-    assert predictor.scored == [OPT_OUT]
+    assert sorted(predictor.scored) == sorted([TRAIN, LICENCE, CHANGE, OPT_OUT])
     # reading order of the new version; the removed clause sits after its old neighbour CHANGE
     assert [c["change"] for c in result["changes"]] == ["removed", "moved"]
 
@@ -297,6 +303,12 @@ def test_real_model_through_the_cli(versions, tmp_path, tiny_trained_model, caps
             ["a b.txt; touch x;", "it's new.md"],
         ),
         ("predict", {"INPUT": "My Docs/*.md", "OUTPUT": "out dir"}, ["out dir", "My Docs/*.md"]),
+        ("watch", {"INPUT": "Terms; touch x;", "OUTPUT": "out dir"}, ["out dir", "Terms; touch x;"]),
+        (
+            "watch",
+            {"OLD": "2023 snap", "NEW": 'now "b"', "OUTPUT": "o"},
+            ["2023 snap", 'now "b"', "o"],
+        ),
     ],
 )
 def test_makefile_passes_paths_as_single_quoted_arguments(target, variables, expected):

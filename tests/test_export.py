@@ -137,7 +137,9 @@ def test_onnx_fp32_matches_torch_with_dynamic_axes(exported):
     assert [i.name for i in graph.input] == ["input_ids", "attention_mask", "token_type_ids"]
     for tensor in graph.input:
         assert [d.dim_param for d in tensor.type.tensor_type.shape.dim] == ["batch", "sequence"]
-    assert graph.node[-1].op_type == "Sigmoid"
+    assert [o.name for o in graph.output] == ["probabilities", "sentence_embedding"]
+    producers = {out: node.op_type for node in graph.node for out in node.output}
+    assert producers["probabilities"] == "Sigmoid"
 
     torch_probs = ClausePredictor(export, backend="torch").predict_proba(VARIED, batch_size=5)
     onnx_predictor = ClausePredictor(export, backend="onnx")
@@ -147,6 +149,13 @@ def test_onnx_fp32_matches_torch_with_dynamic_axes(exported):
         assert probs.shape == (len(VARIED), 7)
         assert np.abs(probs - torch_probs).max() <= 1e-4
     assert np.all((torch_probs > 0) & (torch_probs < 1))
+    # the sentence embeddings the diff pairs clauses with: the same from both backends, unit length
+    _, torch_vectors = ClausePredictor(export, backend="torch").predict_with_embeddings(VARIED, 5)
+    probs, vectors = onnx_predictor.predict_with_embeddings(VARIED, batch_size=2)
+    assert onnx_predictor.has_embeddings
+    assert np.abs(probs - torch_probs).max() <= 1e-4
+    assert np.abs(vectors - torch_vectors).max() <= 1e-4
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
 
 def test_int8_runs_and_mostly_agrees(exported):

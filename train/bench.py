@@ -195,7 +195,7 @@ def ota_quality(model_dir: Path, raw_dir: Path, dataset_dir: Path, backend: str)
     import csv
 
     from train.baselines import KeywordBaseline, TfidfLogRegBaseline
-    from train.diff import diff_documents
+    from train.diff import GAINS, LOSSES, diff_documents
     from train.evaluation import load_baseline_rows
     from train.inference import ClausePredictor
     from train.ota import OTA_LABELS, load_ota_labels, load_ota_pairs, read_version
@@ -242,8 +242,8 @@ def ota_quality(model_dir: Path, raw_dir: Path, dataset_dir: Path, backend: str)
             read_version(raw_dir, pair["after_file"]),
             "md",
         )
-        new = any("ai_training" in item["new_labels"] for item in result["newly_flagged"])
-        lost = any("ai_training" in item["lost_labels"] for item in result["no_longer_flagged"])
+        ai_change = next(c for c in result["label_changes"] if c["label"] == "ai_training")
+        new, lost = ai_change["change"] in GAINS, ai_change["change"] in LOSSES
         expect = expectations[pid]
         ok = (
             new == bool(int(expect["expect_new_ai_grant"]))
@@ -255,6 +255,7 @@ def ota_quality(model_dir: Path, raw_dir: Path, dataset_dir: Path, backend: str)
                 "pair_id": pid,
                 "service": pair["service"],
                 "document": pair["document_type"],
+                "ai_training_change": ai_change["change"],
                 "new_grant_flagged": new,
                 "removed_grant_flagged": lost,
                 "expected_new": int(expect["expect_new_ai_grant"]),

@@ -1,20 +1,32 @@
-"""What changed between two versions of a policy, and which flags appeared or disappeared.
+"""What changed between two versions of a policy, clause by clause and label by label.
 
-Both versions are segmented into clauses (`train.segment`) and aligned:
+Both versions are segmented into clauses (`train.segment`) and aligned (`train.align`:
+unchanged, moved, modified, added, removed; rewordings are paired by wording and, when the model
+gives sentence embeddings, by meaning, at a near-linear cost). Every distinct clause text is
+scored once.
 
-- **unchanged**: equal after normalisation (`train.textnorm.normalize_text`: case, whitespace and
-  punctuation do not count) and in the same relative order, i.e. inside the matching blocks that
-  `difflib.SequenceMatcher` finds over the two sequences of normalised clauses;
-- **moved**: equal after normalisation but outside those blocks (the order changed);
-- **modified**: the remaining clauses paired one-to-one, most similar first, when their word-level
-  similarity (`SequenceMatcher.ratio` over words) reaches `min_similarity`;
-- **added** / **removed**: what is left in the new / old version.
+**Clause level.** A clause is *newly flagged* with a label when it is added and carries it, or
+when it rewords an old clause and the label really flips: the old score was below the label's
+threshold and the new one clears it by the hysteresis margin (`--margin`, in logit units, 0.5
+by default); the reverse for *no longer flagged*. Scores that wobble across the threshold by
+less than the margin are not changes. Headings and navigation text (short lines without a
+sentence end, mostly capitalised words) are aligned and shown but never count.
 
-Only the clauses whose text changed are scored: added and modified ones in the new version,
-removed and modified ones in the old. `newly_flagged` lists the new clauses that carry a label
-their old counterpart did not (for an added clause, every label it carries); `no_longer_flagged`
-lists the reverse. `--fail-on LABEL` makes the command exit with status 1 when a clause newly
-flagged with LABEL appears, so a scheduled job can watch a policy.
+**Label level**, what a reader asks ("did the service grant itself this right?"), for each label:
+
+- `granted`: no clause of the old version carried it, one of the new version does (a flip);
+- `withdrawn`: the old version carried it, no clause of the new one does;
+- `widened` / `narrowed`: both versions carry it, and a clause flipped and more / fewer clauses
+  carry it now, or no clause flipped but flagged clauses were reworded and the inserted words
+  say more / less about the label (matches of its keyword pattern, `label_terms`: "language
+  models" becoming "AI models");
+- `reworded`: both versions carry it and flagged clauses were reworded or replaced one for one,
+  saying neither more nor less (still granted);
+- `unchanged`.
+
+Each label-level change keeps its clause-level evidence (new clauses first, highest score
+first). `--fail-on LABEL` makes the command exit with status 1 when LABEL is granted or widened,
+so a scheduled job can watch a policy.
 """
 
 from __future__ import annotations
@@ -23,16 +35,21 @@ import argparse
 import difflib
 import json
 import logging
+import math
 import re
 import sys
-from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from train.align import (
+    DEFAULT_MIN_SIMILARITY,
+    Alignment,
+    AlignmentStats,
+    align_clauses,
+)
 from train.batch import (
     DOCUMENT_FORMATS,
     REPORT_CSS,
@@ -43,121 +60,82 @@ from train.batch import (
     max_chars_for,
     read_document,
 )
-from train.textnorm import normalize_text
 
 logger = logging.getLogger("clausewatch.diff")
 
+__all__ = ["Alignment", "align_clauses", "diff_documents", "diff_files", "diff_history", "main"]
+
 CHANGE_KINDS = ("unchanged", "moved", "modified", "added", "removed")
-DEFAULT_MIN_SIMILARITY = 0.6
+LABEL_CHANGES = ("granted", "widened", "reworded", "narrowed", "withdrawn", "unchanged")
+# Label-level changes that add a right (`--fail-on`, "new grant" in benchmarks) or remove one.
+GAINS = ("granted", "widened")
+LOSSES = ("withdrawn", "narrowed")
+DEFAULT_MARGIN = 0.5
 # A date in a version's file name: 2023-03-01, 2023_03_01 or 20230301 (first one wins).
 _DATE = re.compile(r"(?<!\d)(\d{4})[-_.]?(\d{2})[-_.]?(\d{2})(?!\d)")
+_SENTENCE_END = re.compile(r"[.!?;:)\]\"'\u201d\u2019]\s*$")
+_TOKEN = re.compile(r"\w+(?:['\u2019]\w+)*")
+_WORD = re.compile(r"[^\W\d_][\w'\u2019-]*")
+_MINOR_WORDS = frozenset(
+    "a an and as at by for from in of on or our the to we with you your how what when why who "
+    "do does this that is are".split()
+)
 
 
-@dataclass(frozen=True)
-class Alignment:
-    """One aligned clause: indices into the old and new clause lists (None on the missing side)."""
-
-    change: str
-    old: int | None
-    new: int | None
-    similarity: float = 1.0
-
-
-def _word_similarity(matcher: difflib.SequenceMatcher, threshold: float) -> float:
-    # The cheap upper bounds reject most pairs before the quadratic `ratio`.
-    if matcher.real_quick_ratio() < threshold or matcher.quick_ratio() < threshold:
-        return 0.0
-    return matcher.ratio()
+def is_heading(text: str) -> bool:
+    """A heading or navigation line: at most 12 words, no sentence end, and its words (other
+    than short function words) capitalised: "How We Use Your Information", "HOME | ABOUT US"."""
+    stripped = text.strip().strip("*_#").strip()
+    words = _WORD.findall(stripped)
+    if not words or len(words) > 12 or _SENTENCE_END.search(stripped):
+        return False
+    content = [w for w in words if w.lower() not in _MINOR_WORDS]
+    return bool(content) and all(w[0].isupper() for w in content)
 
 
-def align_clauses(
-    old: Sequence[str], new: Sequence[str], min_similarity: float = DEFAULT_MIN_SIMILARITY
-) -> list[Alignment]:
-    """Align two versions' clause texts; returns every clause of both, in reading order (new
-    version order, removed clauses after their preceding old neighbour)."""
-    norm_old = [normalize_text(t) for t in old]
-    norm_new = [normalize_text(t) for t in new]
-    pairs: list[Alignment] = []
-    old_used: set[int] = set()
-    new_used: set[int] = set()
-
-    # unchanged: the blocks of a longest-common-subsequence-style match, order preserved
-    matcher = difflib.SequenceMatcher(None, norm_old, norm_new, autojunk=False)
-    for block in matcher.get_matching_blocks():
-        for k in range(block.size):
-            pairs.append(Alignment("unchanged", block.a + k, block.b + k))
-            old_used.add(block.a + k)
-            new_used.add(block.b + k)
-
-    # moved: the same text outside those blocks
-    waiting: dict[str, deque[int]] = {}
-    for i, norm in enumerate(norm_old):
-        if i not in old_used:
-            waiting.setdefault(norm, deque()).append(i)
-    for j, norm in enumerate(norm_new):
-        if j not in new_used and waiting.get(norm):
-            i = waiting[norm].popleft()
-            pairs.append(Alignment("moved", i, j))
-            old_used.add(i)
-            new_used.add(j)
-
-    # modified: similar enough, greedy best-first, one-to-one; ties go to the closer position
-    left_old = [i for i in range(len(old)) if i not in old_used]
-    left_new = [j for j in range(len(new)) if j not in new_used]
-    words_old = {i: norm_old[i].split() for i in left_old}
-    candidates = []
-    word_matcher = difflib.SequenceMatcher(None, autojunk=False)
-    for j in left_new:
-        word_matcher.set_seq2(norm_new[j].split())
-        for i in left_old:
-            word_matcher.set_seq1(words_old[i])
-            ratio = _word_similarity(word_matcher, min_similarity)
-            if ratio >= min_similarity:
-                distance = abs(i / max(1, len(old)) - j / max(1, len(new)))
-                candidates.append((-ratio, distance, i, j))
-    for neg_ratio, _, i, j in sorted(candidates):
-        if i not in old_used and j not in new_used:
-            pairs.append(Alignment("modified", i, j, round(-neg_ratio, 4)))
-            old_used.add(i)
-            new_used.add(j)
-
-    pairs += [Alignment("added", None, j, 0.0) for j in range(len(new)) if j not in new_used]
-    pairs += [Alignment("removed", i, None, 0.0) for i in range(len(old)) if i not in old_used]
-    return _reading_order(pairs)
-
-
-def _reading_order(pairs: list[Alignment]) -> list[Alignment]:
-    """Sort by position in the new version; a removed clause goes right after the new position
-    of the old clause before it."""
-    new_of_old = {p.old: p.new for p in pairs if p.old is not None and p.new is not None}
-
-    def key(p: Alignment) -> tuple:
-        if p.new is not None:
-            return (p.new, 0, 0)
-        anchor = max((i for i in new_of_old if i < p.old), default=None)
-        return (-1 if anchor is None else new_of_old[anchor], 1, p.old)
-
-    return sorted(pairs, key=key)
+def _logit(p: float) -> float:
+    p = min(max(float(p), 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
 
 
 class CachedScorer:
-    """Scores and flags texts with a predictor, each text once: in a version history the same
-    changed clause is seen by two steps."""
+    """Scores and flags texts with a predictor, each distinct text once (in a version history
+    the same clause is seen by several steps), with sentence embeddings when the predictor gives
+    them (`has_embeddings`)."""
 
-    def __init__(self, predictor) -> None:
+    def __init__(self, predictor, batch_size: int = 64) -> None:
         self.predictor = predictor
         self.labels = list(predictor.labels)
+        self.thresholds = np.asarray(predictor.thresholds, dtype=float)
+        self.with_embeddings = bool(getattr(predictor, "has_embeddings", False))
+        self.batch_size = batch_size
         self.cache: dict[str, tuple[dict[str, float], list[str]]] = {}
+        self.vectors: dict[str, np.ndarray] = {}
+
+    def _fill(self, texts: Sequence[str]) -> None:
+        todo = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        if not todo:
+            return
+        if self.with_embeddings:
+            probs, vectors = self.predictor.predict_with_embeddings(todo, self.batch_size)
+            self.vectors.update(zip(todo, np.asarray(vectors, dtype=np.float32), strict=True))
+        else:
+            probs = self.predictor.predict_proba(todo, self.batch_size)
+        probs = np.asarray(probs)
+        flags = np.asarray(self.predictor.flag(probs))
+        for text, p, f in zip(todo, probs, flags, strict=True):
+            scores = {n: round(float(v), 6) for n, v in zip(self.labels, p, strict=True)}
+            self.cache[text] = (scores, [n for n, on in zip(self.labels, f, strict=True) if on])
 
     def score(self, texts: Sequence[str]) -> list[tuple[dict[str, float], list[str]]]:
-        todo = list(dict.fromkeys(t for t in texts if t not in self.cache))
-        if todo:
-            probs = np.asarray(self.predictor.predict_proba(todo))
-            flags = np.asarray(self.predictor.flag(probs))
-            for text, p, f in zip(todo, probs, flags, strict=True):
-                scores = {n: round(float(v), 6) for n, v in zip(self.labels, p, strict=True)}
-                self.cache[text] = (scores, [n for n, on in zip(self.labels, f, strict=True) if on])
+        """(scores by label, flagged labels) for each text."""
+        self._fill(texts)
         return [self.cache[t] for t in texts]
+
+    def embeddings(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised sentence embeddings, one row per text (needs `with_embeddings`)."""
+        self._fill(texts)
+        return np.stack([self.vectors[t] for t in texts]) if texts else np.zeros((0, 0))
 
 
 def _max_chars(predictor) -> int:
@@ -165,29 +143,165 @@ def _max_chars(predictor) -> int:
     return max_chars_for(max_length) if max_length else 1000
 
 
-# Keys under which a changed clause's counterpart on the other side is reported.
-_OLD_KEYS = ("old_text", "old_labels", "old_start", "old_end")
-_NEW_KEYS = ("new_text", "new_text_labels", "new_start", "new_end")
-
-
-def _label_change(a, side: dict, other: dict | None, delta_key: str, other_keys) -> dict | None:
-    """The labels `side` has that `other` (its counterpart on the other version) lacks, as a
-    report item, or None when there are none."""
-    before = set(other["labels"]) if other else set()
-    delta = [n for n in side["labels"] if n not in before]
-    if not delta:
+def _side(clauses, index: int | None, scorer: CachedScorer) -> dict | None:
+    if index is None:
         return None
+    c = clauses[index]
+    scores, labels = scorer.cache[c.text]
+    return {
+        "index": index,
+        "start": c.start,
+        "end": c.end,
+        "text": c.text,
+        "heading": is_heading(c.text),
+        "scores": scores,
+        "labels": labels,
+    }
+
+
+def _flips(a: Alignment, old: dict | None, new: dict | None, labels, thresholds, margin):
+    """(labels that appeared on the new side, labels lost from the old side) for one aligned
+    clause, with the hysteresis margin on reworded clauses; headings never flip."""
+    if a.change in ("unchanged", "moved"):
+        return [], []
+    if a.change == "added":
+        return ([] if new["heading"] else [n for n in labels if n in new["labels"]]), []
+    if a.change == "removed":
+        return [], ([] if old["heading"] else [n for n in labels if n in old["labels"]])
+    if old["heading"] and new["heading"]:
+        return [], []
+    appeared, lost = [], []
+    for name, t in zip(labels, thresholds, strict=True):
+        lt, ln = _logit(t), _logit(new["scores"][name])
+        if name in new["labels"] and name not in old["labels"] and ln >= lt + margin:
+            appeared.append(name)
+        if name in old["labels"] and name not in new["labels"] and ln < lt - margin:
+            lost.append(name)
+    return appeared, lost
+
+
+def _evidence(a: Alignment, main: dict, other: dict | None, label: str, kind: str) -> dict:
+    item = {
+        "kind": kind,
+        "change": a.change,
+        "text": main["text"],
+        "score": main["scores"][label],
+        "start": main["start"],
+        "end": main["end"],
+    }
+    if other is not None:
+        item.update(
+            {
+                "other_text": other["text"],
+                "other_score": other["scores"][label],
+                "similarity": a.similarity,
+                "cosine": a.cosine,
+            }
+        )
+    return item
+
+
+def label_terms(label: str) -> re.Pattern | None:
+    """What a label is about, in words: the keyword baseline's pattern for the label (and, for
+    `ai_training`, also the pattern that defines "mentions AI")."""
+    from train.baselines import KEYWORD_PATTERNS
+    from train.patterns import AI_PATTERN
+
+    parts = [KEYWORD_PATTERNS[label]] if label in KEYWORD_PATTERNS else []
+    if label == "ai_training":
+        parts.append(AI_PATTERN.pattern)
+    return re.compile("|".join(f"(?:{p})" for p in parts), re.IGNORECASE) if parts else None
+
+
+def _new_terms(text: str, other: str, pattern: re.Pattern) -> int:
+    """How many matches of `pattern` in `text` touch words that `other` does not have at that
+    place (the words a rewording inserted; case and punctuation do not count)."""
+    tokens = list(_TOKEN.finditer(text))
+    a = [m.group().lower() for m in _TOKEN.finditer(other)]
+    b = [m.group().lower() for m in tokens]
+    inserted: set[int] = set()
+    for op, _, _, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op in ("insert", "replace"):
+            inserted.update(range(j1, j2))
+    count = 0
+    for m in pattern.finditer(text):
+        touched = (k for k, t in enumerate(tokens) if t.start() < m.end() and t.end() > m.start())
+        count += any(k in inserted for k in touched)
+    return count
+
+
+def _rewording_direction(reworded: list[dict], pattern: re.Pattern | None) -> str:
+    """`widened` when reworded flagged clauses gained wording about the label (more matches of
+    its term pattern among the inserted words than among the deleted ones), `narrowed` for the
+    reverse, else `reworded`."""
+    if pattern is None:
+        return "reworded"
+    gained = sum(_new_terms(e["text"], e["other_text"], pattern) for e in reworded)
+    lost = sum(_new_terms(e["other_text"], e["text"], pattern) for e in reworded)
+    return "widened" if gained > lost else "narrowed" if lost > gained else "reworded"
+
+
+def label_changes(
+    pairs: list[tuple[Alignment, dict | None, dict | None]], labels, thresholds, margin
+) -> list[dict]:
+    """One entry per label: the document-level change and its clause-level evidence."""
+    out = []
+    for name, t in zip(labels, thresholds, strict=True):
+        old_n = sum(1 for _, o, _ in pairs if o and not o["heading"] and name in o["labels"])
+        new_n = sum(1 for _, _, n in pairs if n and not n["heading"] and name in n["labels"])
+        gained, lost, reworded = [], [], []
+        for a, o, n in pairs:
+            appeared, gone = _flips(a, o, n, [name], [t], margin)
+            if appeared:
+                gained.append(_evidence(a, n, o, name, "gained"))
+            if gone:
+                lost.append(_evidence(a, o, n, name, "lost"))
+            if (
+                a.change == "modified"
+                and not (o["heading"] or n["heading"])
+                and name in o["labels"]
+                and name in n["labels"]
+            ):
+                reworded.append(_evidence(a, n, o, name, "reworded"))
+        if gained and not old_n:
+            change = "granted"
+        elif lost and not new_n:
+            change = "withdrawn"
+        elif gained or lost:
+            change = "widened" if new_n > old_n else "narrowed" if new_n < old_n else "reworded"
+        elif reworded:
+            change = _rewording_direction(reworded, label_terms(name))
+        else:
+            change = "unchanged"
+        evidence = sorted(gained, key=lambda e: -e["score"]) + sorted(
+            lost, key=lambda e: -e["score"]
+        )
+        if not evidence:
+            evidence += sorted(reworded, key=lambda e: -e["score"])
+        out.append(
+            {
+                "label": name,
+                "change": change,
+                "old_flagged": old_n,
+                "new_flagged": new_n,
+                "evidence": evidence if change != "unchanged" else [],
+            }
+        )
+    return out
+
+
+def _clause_item(a: Alignment, side: dict, other: dict | None, delta: list, key: str, keys):
     item = {
         "change": a.change,
         "text": side["text"],
         "labels": side["labels"],
-        delta_key: delta,
+        key: delta,
         "scores": side["scores"],
         "start": side["start"],
         "end": side["end"],
     }
     if other:
-        text_key, labels_key, start_key, end_key = other_keys
+        text_key, labels_key, start_key, end_key = keys
         item.update(
             {
                 text_key: other["text"],
@@ -195,9 +309,15 @@ def _label_change(a, side: dict, other: dict | None, delta_key: str, other_keys)
                 start_key: other["start"],
                 end_key: other["end"],
                 "similarity": a.similarity,
+                "cosine": a.cosine,
             }
         )
     return item
+
+
+# Keys under which a changed clause's counterpart on the other side is reported.
+_OLD_KEYS = ("old_text", "old_labels", "old_start", "old_end")
+_NEW_KEYS = ("new_text", "new_text_labels", "new_start", "new_end")
 
 
 def diff_documents(
@@ -209,21 +329,24 @@ def diff_documents(
     min_similarity: float = DEFAULT_MIN_SIMILARITY,
     *,
     scorer: CachedScorer | None = None,
+    margin: float = DEFAULT_MARGIN,
+    use_meaning: bool = True,
 ) -> dict:
     """Align, score and compare two versions of a document (`fmt`: txt, md or html; `new_fmt`
     when the new version has another format). Returns a JSON-ready dict:
 
-    - `counts`: clauses per change kind; `old_clauses`, `new_clauses`;
-    - `changes`: every clause that is not unchanged, with its `change`, `similarity`, and `old` /
-      `new` sides (`start`, `end`, `text`, plus `labels` and `scores` where scored);
-    - `newly_flagged`: added or modified new clauses with a label their old counterpart lacks:
-      `text`, `labels` (every label the new clause carries), `new_labels` (those that appeared),
+    - `counts`: clauses per change kind; `old_clauses`, `new_clauses`; `alignment` (its cost);
+    - `label_changes`: per label, `change` (granted, widened, reworded, narrowed, withdrawn,
+      unchanged), `old_flagged` / `new_flagged` clause counts and `evidence` (clauses with
+      `kind` gained / lost / reworded, `text`, `score`, `start`, `end`, and for reworded
+      clauses `other_text`, `other_score`, `similarity`, `cosine`);
+    - `changes`: every clause that is not unchanged, with its `change`, `similarity`, `cosine`
+      and `old` / `new` sides (`start`, `end`, `text`, `heading`, `labels`, `scores`);
+    - `newly_flagged`: added or modified new clauses with a label that really flipped on:
+      `text`, `labels` (every label the new clause carries), `new_labels` (those that flipped),
       `scores`, `change`, `start`, `end`, and for modified clauses `old_text`, `old_labels`,
-      `old_start`, `old_end`, `similarity`;
-    - `no_longer_flagged`: removed or modified old clauses with a label the new one lacks:
-      `text`, `labels` (every label the old clause carried), `lost_labels`, `scores`, `change`,
-      `start`, `end` (in the old version), and for modified clauses `new_text`, `new_text_labels`,
-      `new_start`, `new_end`, `similarity`.
+      `old_start`, `old_end`, `similarity`, `cosine`;
+    - `no_longer_flagged`: the reverse (`lost_labels`; `new_text`, `new_text_labels`, ...).
 
     Offsets index the prepared text of each version (`train.segment.prepare_text`).
     """
@@ -231,55 +354,63 @@ def diff_documents(
 
     scorer = scorer or CachedScorer(predictor)
     max_chars = _max_chars(predictor)
-    # Offsets index each version's prepared text (for HTML: its visible text, see train.segment).
     _, old_clauses = segment_document(old_text, fmt, max_chars=max_chars)
     _, new_clauses = segment_document(new_text, new_fmt or fmt, max_chars=max_chars)
+    old_texts = [c.text for c in old_clauses]
+    new_texts = [c.text for c in new_clauses]
+
+    def embed(left_old: list[int], left_new: list[int]):
+        vectors = scorer.embeddings(
+            [old_texts[i] for i in left_old] + [new_texts[j] for j in left_new]
+        )
+        return vectors[: len(left_old)], vectors[len(left_old) :]
+
+    stats = AlignmentStats()
     alignment = align_clauses(
-        [c.text for c in old_clauses], [c.text for c in new_clauses], min_similarity
+        old_texts,
+        new_texts,
+        min_similarity,
+        embed=embed if use_meaning and scorer.with_embeddings else None,
+        stats=stats,
     )
+    scorer.score(old_texts + new_texts)
+    labels, thresholds = scorer.labels, scorer.thresholds
 
-    score_old = sorted({a.old for a in alignment if a.change in ("removed", "modified")})
-    score_new = sorted({a.new for a in alignment if a.change in ("added", "modified")})
-    results = scorer.score(
-        [old_clauses[i].text for i in score_old] + [new_clauses[j].text for j in score_new]
-    )
-    old_scored = dict(zip(score_old, results[: len(score_old)], strict=True))
-    new_scored = dict(zip(score_new, results[len(score_old) :], strict=True))
-
-    def side(clauses, index, scored) -> dict | None:
-        if index is None:
-            return None
-        c = clauses[index]
-        out = {"index": index, "start": c.start, "end": c.end, "text": c.text}
-        if index in scored:
-            out["scores"], out["labels"] = scored[index]
-        return out
-
+    pairs = [
+        (a, _side(old_clauses, a.old, scorer), _side(new_clauses, a.new, scorer)) for a in alignment
+    ]
     changes, newly, lost = [], [], []
-    for a in alignment:
+    for a, old_side, new_side in pairs:
         if a.change == "unchanged":
             continue
-        old_side = side(old_clauses, a.old, old_scored)
-        new_side = side(new_clauses, a.new, new_scored)
         changes.append(
-            {"change": a.change, "similarity": a.similarity, "old": old_side, "new": new_side}
+            {
+                "change": a.change,
+                "similarity": a.similarity,
+                "cosine": a.cosine,
+                "old": old_side,
+                "new": new_side,
+            }
         )
-        if a.change in ("added", "modified"):
-            item = _label_change(a, new_side, old_side, "new_labels", _OLD_KEYS)
-            if item:
-                newly.append(item)
-        if a.change in ("removed", "modified"):
-            item = _label_change(a, old_side, new_side, "lost_labels", _NEW_KEYS)
-            if item:
-                lost.append(item)
+        appeared, gone = _flips(a, old_side, new_side, labels, thresholds, margin)
+        if appeared:
+            newly.append(_clause_item(a, new_side, old_side, appeared, "new_labels", _OLD_KEYS))
+        if gone:
+            lost.append(_clause_item(a, old_side, new_side, gone, "lost_labels", _NEW_KEYS))
     counts = dict.fromkeys(CHANGE_KINDS, 0)
     for a in alignment:
         counts[a.change] += 1
     return {
-        "labels": scorer.labels,
+        "labels": labels,
         "old_clauses": len(old_clauses),
         "new_clauses": len(new_clauses),
         "counts": counts,
+        "alignment": {
+            "pairs_compared": stats.pairs_compared,
+            "by_meaning": bool(use_meaning and scorer.with_embeddings),
+        },
+        "margin": margin,
+        "label_changes": label_changes(pairs, labels, thresholds, margin),
         "newly_flagged": newly,
         "no_longer_flagged": lost,
         "changes": changes,
@@ -326,12 +457,13 @@ def diff_files(
     min_similarity: float = DEFAULT_MIN_SIMILARITY,
     *,
     scorer: CachedScorer | None = None,
+    margin: float = DEFAULT_MARGIN,
 ) -> dict:
     """`diff_documents` over two files (format from the suffix: .txt, .md, .html)."""
     old_raw, old_fmt = read_version(old_path)
     new_raw, new_fmt = read_version(new_path)
     result = diff_documents(
-        predictor, old_raw, new_raw, old_fmt, new_fmt, min_similarity, scorer=scorer
+        predictor, old_raw, new_raw, old_fmt, new_fmt, min_similarity, scorer=scorer, margin=margin
     )
     return {"old": str(old_path), "new": str(new_path), **result}
 
@@ -367,7 +499,10 @@ def list_versions(folder: str | Path) -> list[tuple[date, Path]]:
 
 
 def diff_history(
-    predictor, folder: str | Path, min_similarity: float = DEFAULT_MIN_SIMILARITY
+    predictor,
+    folder: str | Path,
+    min_similarity: float = DEFAULT_MIN_SIMILARITY,
+    margin: float = DEFAULT_MARGIN,
 ) -> dict:
     """Diff each consecutive pair of a folder of versions named by date; a version that cannot be
     read is left out (with a warning) and the next step compares across it."""
@@ -387,7 +522,9 @@ def diff_history(
         )
     steps = []
     for (old_date, old_path), (new_date, new_path) in zip(versions, versions[1:], strict=False):
-        step = diff_files(predictor, old_path, new_path, min_similarity, scorer=scorer)
+        step = diff_files(
+            predictor, old_path, new_path, min_similarity, scorer=scorer, margin=margin
+        )
         steps.append({"old_date": old_date.isoformat(), "new_date": new_date.isoformat(), **step})
     return {
         "folder": str(folder),
@@ -408,13 +545,20 @@ def _shorten(text: str, width: int = 110) -> str:
 
 
 def format_step(step: dict) -> str:
-    """Terminal summary of one diff."""
+    """Terminal summary of one diff: the label-level changes first, then the clause flips."""
     c = step["counts"]
     lines = [
         f"{step.get('old', 'old')} -> {step.get('new', 'new')}: {step['old_clauses']} -> "
         f"{step['new_clauses']} clauses; {c['unchanged']} unchanged, {c['moved']} moved, "
         f"{c['modified']} modified, {c['added']} added, {c['removed']} removed"
     ]
+    for change in step.get("label_changes", []):
+        if change["change"] == "unchanged":
+            continue
+        lines.append(
+            f"  {change['label']}: {change['change'].upper()} "
+            f"({change['old_flagged']} -> {change['new_flagged']} flagged clauses)"
+        )
     for item in step["newly_flagged"]:
         scores = ", ".join(f"{n} {item['scores'][n]:.2f}" for n in item["new_labels"])
         lines.append(f'  + NEWLY FLAGGED {scores} ({item["change"]}): "{_shorten(item["text"])}"')
@@ -542,8 +686,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="diff.py",
         description="Compare two versions of a policy (or a folder of dated versions) and report "
         "the flags that appear or disappear.",
-        epilog="Exit status: 0 nothing found, 1 a clause newly flagged with a --fail-on label "
-        "appeared, 2 usage or input error, 3 internal error.",
+        epilog="Exit status: 0 nothing found, 1 a --fail-on label was granted or widened, "
+        "2 usage or input error, 3 internal error.",
     )
     p.add_argument(
         "--model", required=True, help="trained model folder (run/model) or export folder"
@@ -556,7 +700,14 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=[],
         metavar="LABEL",
-        help="exit 1 when a clause newly flagged with one of these labels appears (comma-separated or repeated)",
+        help="exit 1 when one of these labels is granted or widened (comma-separated or repeated)",
+    )
+    p.add_argument(
+        "--margin",
+        type=float,
+        default=DEFAULT_MARGIN,
+        help="hysteresis margin in logit units: a reworded clause flips a label only when its new "
+        "score clears the threshold by this much (on) or falls this far below it (off)",
     )
     p.add_argument(
         "--min-similarity",
@@ -603,6 +754,8 @@ def main(argv: list[str] | None = None, predictor=None) -> int:
     try:
         if not 0.0 < args.min_similarity <= 1.0:
             raise RunError("--min-similarity must be in (0, 1]")
+        if not 0.0 <= args.margin < 10:
+            raise RunError("--margin must be in [0, 10) (logit units)")
         history = len(args.paths) == 1 and Path(args.paths[0]).is_dir()
         if not history and len(args.paths) != 2:
             raise RunError("give two versions (OLD NEW) or one folder of dated versions")
@@ -614,14 +767,16 @@ def main(argv: list[str] | None = None, predictor=None) -> int:
                 f"--fail-on: unknown label(s) {', '.join(unknown)}; the model's labels: {', '.join(predictor.labels)}"
             )
         if history:
-            result = diff_history(predictor, args.paths[0], args.min_similarity)
+            result = diff_history(predictor, args.paths[0], args.min_similarity, args.margin)
             steps = result["steps"]
         else:
             for path in args.paths:
                 if not Path(path).is_file():
                     raise RunError(f"{path}: no such file")
             try:
-                result = diff_files(predictor, args.paths[0], args.paths[1], args.min_similarity)
+                result = diff_files(
+                    predictor, args.paths[0], args.paths[1], args.min_similarity, margin=args.margin
+                )
             except SkipDocument as err:
                 raise RunError(str(err)) from err
             steps = [result]
@@ -644,18 +799,13 @@ def main(argv: list[str] | None = None, predictor=None) -> int:
         else:
             print(format_step(step))
     triggered = [
-        (step, item)
+        (step, change)
         for step in steps
-        for item in step["newly_flagged"]
-        if set(item["new_labels"]) & set(args.fail_on)
+        for change in step["label_changes"]
+        if change["label"] in args.fail_on and change["change"] in GAINS
     ]
     if triggered:
-        names = sorted(
-            {n for _, item in triggered for n in item["new_labels"] if n in args.fail_on}
-        )
-        print(
-            f"FAIL: {len(triggered)} clause(s) newly flagged with {', '.join(names)}",
-            file=sys.stderr,
-        )
+        names = sorted({f"{c['label']} {c['change']}" for _, c in triggered})
+        print(f"FAIL: {', '.join(names)} in {len(triggered)} step(s)", file=sys.stderr)
         return 1
     return 0

@@ -4,7 +4,8 @@
 
 - `hf/`: the Hub folder: safetensors weights, `config.json` (`id2label`, `label2id`,
   `problem_type`), tokenizer, `clausewatch.json` (labels, thresholds, definitions), `README.md`.
-- `onnx/model.onnx` (fp32, the graph ends in the sigmoid, dynamic batch and sequence axes) and
+- `onnx/model.onnx` (fp32, dynamic batch and sequence axes; outputs `probabilities`, the graph
+  ending in the sigmoid, and `sentence_embedding`, which the diff pairs clauses with) and
   `onnx/model-int8.onnx` (ONNX Runtime dynamic quantisation), with the tokenizer,
   `clausewatch.json`, `config.json` and `labels.txt`, so the folder serves on its own.
 - `parity.json`: probabilities of each ONNX file against PyTorch on validation clauses.
@@ -38,6 +39,7 @@ from train.errors import DataError
 from train.inference import ONNX_FILES
 from train.metrics import apply_thresholds
 from train.modelio import META_FILE, ModelMeta, load_meta, save_meta
+from train.onnx_backend import EMBEDDING_OUTPUT
 from train.taxonomy import REPO_ROOT
 
 DEFAULT_MODEL = "outputs/latest/model"
@@ -121,24 +123,27 @@ def save_hub_folder(model, tokenizer, meta: ModelMeta, folder: Path) -> None:
 
 def probability_module(model, input_names: list[str]):
     """A module whose forward takes the named inputs positionally and returns
-    `sigmoid(logits)`, so the ONNX graph outputs probabilities."""
+    `sigmoid(logits)` and the sentence embedding (`train.inference.mean_pool` of the last hidden
+    states), so the ONNX graph outputs probabilities and embeddings from one pass."""
     import torch
+
+    from train.inference import mean_pool
 
     class Probabilities(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.model = model
 
+        def _outputs(self, attention_mask, **inputs):
+            out = self.model(attention_mask=attention_mask, output_hidden_states=True, **inputs)
+            return torch.sigmoid(out.logits), mean_pool(out.hidden_states[-1], attention_mask)
+
         def forward(self, input_ids, attention_mask):
-            logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
-            return torch.sigmoid(logits)
+            return self._outputs(attention_mask, input_ids=input_ids)
 
     class ProbabilitiesWithTypes(Probabilities):
         def forward(self, input_ids, attention_mask, token_type_ids):
-            logits = self.model(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).logits
-            return torch.sigmoid(logits)
+            return self._outputs(attention_mask, input_ids=input_ids, token_type_ids=token_type_ids)
 
     wrapper = ProbabilitiesWithTypes() if "token_type_ids" in input_names else Probabilities()
     return wrapper.eval()
@@ -161,8 +166,8 @@ def example_inputs(tokenizer, input_names: list[str], max_length: int):
 def export_onnx(
     model, tokenizer, path: Path, max_length: int, opset: int = DEFAULT_OPSET
 ) -> list[str]:
-    """Write the fp32 graph (inputs the tokenizer produces, output `probabilities`) with dynamic
-    batch and sequence axes, check it, and return its input names."""
+    """Write the fp32 graph (inputs the tokenizer produces, outputs `probabilities` and
+    `sentence_embedding`) with dynamic batch and sequence axes, check it, and return its input names."""
     import torch
 
     onnx, _ = require_onnx_tools()
@@ -179,7 +184,7 @@ def export_onnx(
             example_inputs(tokenizer, input_names, max_length),
             str(path),
             input_names=input_names,
-            output_names=[OUTPUT_NAME],
+            output_names=[OUTPUT_NAME, EMBEDDING_OUTPUT],
             dynamic_shapes=dynamic_shapes,
             opset_version=opset,
             dynamo=True,

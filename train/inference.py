@@ -47,21 +47,52 @@ class TorchBackend:
         self.max_length = meta.max_length
         self.dtype = dtype
 
-    def logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """Raw logits, (n, n_labels), in input order."""
+    def forward(
+        self, texts: Sequence[str], batch_size: int = 64, embeddings: bool = False
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Raw logits, (n, n_labels), and with `embeddings` the L2-normalised mean of the
+        encoder's last hidden states, (n, hidden), both in input order."""
         torch = self.torch
         encoded = tokenize_texts(self.tokenizer, list(texts), self.max_length)
         out = np.zeros((len(texts), self.model.config.num_labels), dtype=np.float32)
+        vectors = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
         with torch.inference_mode():
             for batch in length_sorted_batches([len(x) for x in encoded["input_ids"]], batch_size):
                 features = [{k: encoded[k][i] for k in encoded} for i in batch]
                 inputs = self.tokenizer.pad(features, return_tensors="pt").to(self.device)
-                out[batch] = self.model(**inputs).logits.float().cpu().numpy()
-        return out
+                result = self.model(**inputs, output_hidden_states=embeddings)
+                out[batch] = result.logits.float().cpu().numpy()
+                if embeddings:
+                    pooled = mean_pool(result.hidden_states[-1], inputs["attention_mask"])
+                    vectors[batch] = pooled.float().cpu().numpy()
+        return out, (vectors if embeddings else None)
+
+    def logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Raw logits, (n, n_labels), in input order."""
+        return self.forward(texts, batch_size)[0]
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Probabilities (sigmoid of the logits), (n, n_labels), in input order."""
         return sigmoid(self.logits(texts, batch_size=batch_size)).astype(np.float32)
+
+    def predict_with_embeddings(
+        self, texts: Sequence[str], batch_size: int = 64
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities and sentence embeddings from one forward pass."""
+        logits, vectors = self.forward(texts, batch_size, embeddings=True)
+        return sigmoid(logits).astype(np.float32), vectors
+
+
+def mean_pool(hidden, attention_mask):
+    """Sentence embedding: the mean of the token states under the attention mask, L2-normalised
+    (the pooling the bundled sentence encoder was trained with). Works on torch tensors; the
+    ONNX graph computes the same inside the export."""
+    import torch
+
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    summed = (hidden * mask).sum(dim=1)
+    pooled = summed / mask.sum(dim=1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, p=2, dim=1)
 
 
 def resolve_model_dirs(path: str | Path) -> dict[str, Path]:
@@ -139,6 +170,23 @@ class ClausePredictor:
         if len(texts) == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         return self.backend.predict_proba(texts, batch_size=batch_size)
+
+    @property
+    def has_embeddings(self) -> bool:
+        """Whether this backend gives sentence embeddings (PyTorch always; ONNX when exported
+        with the `embedding` output)."""
+        return hasattr(self.backend, "predict_with_embeddings") and getattr(
+            self.backend, "has_embeddings", True
+        )
+
+    def predict_with_embeddings(
+        self, texts: Sequence[str], batch_size: int = 64
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities (n, n_labels) and L2-normalised sentence embeddings (n, hidden) from
+        one forward pass; see `has_embeddings`."""
+        if len(texts) == 0:
+            return np.zeros((0, len(self.labels)), dtype=np.float32), np.zeros((0, 0), np.float32)
+        return self.backend.predict_with_embeddings(texts, batch_size=batch_size)
 
     def flag(self, probs: np.ndarray) -> np.ndarray:
         """0/1 flags from probabilities with the per-label thresholds."""

@@ -14,6 +14,8 @@ import numpy as np
 from train.inference import length_sorted_batches
 from train.modelio import ModelMeta, tokenize_texts
 
+EMBEDDING_OUTPUT = "sentence_embedding"
+
 # ONNX tensor element types of the graph inputs we can feed.
 _INT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
 
@@ -70,6 +72,9 @@ class OnnxBackend:
         )
         self.inputs = {i.name: _INT_TYPES.get(i.type, np.int64) for i in self.session.get_inputs()}
         self.output_name = self.session.get_outputs()[0].name
+        outputs = [o.name for o in self.session.get_outputs()]
+        # Exports since the diff pairs clauses by meaning also output sentence embeddings.
+        self.has_embeddings = EMBEDDING_OUTPUT in outputs
         self.max_length = meta.max_length
         self.n_labels = len(meta.labels)
         self.path = path
@@ -95,3 +100,25 @@ class OnnxBackend:
             features = [{k: encoded[k][i] for k in keys} for i in batch]
             out[batch] = self.session.run([self.output_name], self._feed(features))[0]
         return out
+
+    def predict_with_embeddings(
+        self, texts: Sequence[str], batch_size: int = 64
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities and the graph's `sentence_embedding` output (L2-normalised mean pooling), in
+        input order; needs an export that has that output (`has_embeddings`)."""
+        if not self.has_embeddings:
+            raise ValueError(
+                f"{self.path}: exported without sentence embeddings; run `make export`"
+            )
+        encoded = tokenize_texts(self.tokenizer, list(texts), self.max_length)
+        keys = [k for k in encoded if k in self.inputs]
+        out = np.zeros((len(texts), self.n_labels), dtype=np.float32)
+        vectors = None
+        names = [self.output_name, EMBEDDING_OUTPUT]
+        for batch in length_sorted_batches([len(x) for x in encoded["input_ids"]], batch_size):
+            features = [{k: encoded[k][i] for k in keys} for i in batch]
+            probs, emb = self.session.run(names, self._feed(features))
+            if vectors is None:
+                vectors = np.zeros((len(texts), emb.shape[1]), dtype=np.float32)
+            out[batch], vectors[batch] = probs, emb
+        return out, vectors
