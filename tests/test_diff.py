@@ -303,7 +303,11 @@ def test_real_model_through_the_cli(versions, tmp_path, tiny_trained_model, caps
             ["a b.txt; touch x;", "it's new.md"],
         ),
         ("predict", {"INPUT": "My Docs/*.md", "OUTPUT": "out dir"}, ["out dir", "My Docs/*.md"]),
-        ("watch", {"INPUT": "Terms; touch x;", "OUTPUT": "out dir"}, ["out dir", "Terms; touch x;"]),
+        (
+            "watch",
+            {"INPUT": "Terms; touch x;", "OUTPUT": "out dir"},
+            ["out dir", "Terms; touch x;"],
+        ),
         (
             "watch",
             {"OLD": "2023 snap", "NEW": 'now "b"', "OUTPUT": "o"},

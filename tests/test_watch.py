@@ -240,6 +240,8 @@ def test_report_renders_in_headless_chromium(archive, tmp_path):
         assert "ai_training granted" in section.text and "train our AI models" in section.text
         top = driver.execute_script("return arguments[0].getBoundingClientRect().top", section)
         assert 0 <= top < driver.execute_script("return innerHeight")  # the evidence is in view
-        driver.save_screenshot(str(os.environ.get("CLAUSEWATCH_SCREENSHOT", tmp_path / "report.png")))
+        driver.save_screenshot(
+            str(os.environ.get("CLAUSEWATCH_SCREENSHOT", tmp_path / "report.png"))
+        )
     finally:
         driver.quit()
