@@ -195,9 +195,10 @@ def ota_quality(model_dir: Path, raw_dir: Path, dataset_dir: Path, backend: str)
     import csv
 
     from train.baselines import KeywordBaseline, TfidfLogRegBaseline
-    from train.diff import GAINS, LOSSES, diff_documents
+    from train.diff import diff_documents
     from train.evaluation import load_baseline_rows
     from train.inference import ClausePredictor
+    from train.label_changes import GAINS, LOSSES
     from train.ota import OTA_LABELS, load_ota_labels, load_ota_pairs, read_version
     from train.taxonomy import load_taxonomy
 

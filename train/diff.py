@@ -12,18 +12,8 @@ by default); the reverse for *no longer flagged*. Scores that wobble across the 
 less than the margin are not changes. Headings and navigation text (short lines without a
 sentence end, mostly capitalised words) are aligned and shown but never count.
 
-**Label level**, what a reader asks ("did the service grant itself this right?"), for each label:
-
-- `granted`: no clause of the old version carried it, one of the new version does (a flip);
-- `withdrawn`: the old version carried it, no clause of the new one does;
-- `widened` / `narrowed`: both versions carry it, and a clause flipped and more / fewer clauses
-  carry it now, or no clause flipped but flagged clauses were reworded and the inserted words
-  say more / less about the label (matches of its keyword pattern, `label_terms`: "language
-  models" becoming "AI models");
-- `reworded`: both versions carry it and flagged clauses were reworded or replaced one for one,
-  saying neither more nor less (still granted);
-- `unchanged`.
-
+**Label level** (`train.label_changes`): per label, granted, widened, reworded, narrowed,
+withdrawn or unchanged, which is what a reader asks ("did the service grant itself this right?").
 Each label-level change keeps its clause-level evidence (new clauses first, highest score
 first). `--fail-on LABEL` makes the command exit with status 1 when LABEL is granted or widened,
 so a scheduled job can watch a policy.
@@ -35,7 +25,6 @@ import argparse
 import difflib
 import json
 import logging
-import math
 import re
 import sys
 from collections.abc import Sequence
@@ -60,42 +49,22 @@ from train.batch import (
     max_chars_for,
     read_document,
 )
+from train.label_changes import (
+    DEFAULT_MARGIN,
+    GAINS,
+    flips,
+    is_heading,
+    label_changes,
+)
+from train.pages import render_page
 
 logger = logging.getLogger("clausewatch.diff")
 
 __all__ = ["Alignment", "align_clauses", "diff_documents", "diff_files", "diff_history", "main"]
 
 CHANGE_KINDS = ("unchanged", "moved", "modified", "added", "removed")
-LABEL_CHANGES = ("granted", "widened", "reworded", "narrowed", "withdrawn", "unchanged")
-# Label-level changes that add a right (`--fail-on`, "new grant" in benchmarks) or remove one.
-GAINS = ("granted", "widened")
-LOSSES = ("withdrawn", "narrowed")
-DEFAULT_MARGIN = 0.5
 # A date in a version's file name: 2023-03-01, 2023_03_01 or 20230301 (first one wins).
 _DATE = re.compile(r"(?<!\d)(\d{4})[-_.]?(\d{2})[-_.]?(\d{2})(?!\d)")
-_SENTENCE_END = re.compile(r"[.!?;:)\]\"'\u201d\u2019]\s*$")
-_TOKEN = re.compile(r"\w+(?:['\u2019]\w+)*")
-_WORD = re.compile(r"[^\W\d_][\w'\u2019-]*")
-_MINOR_WORDS = frozenset(
-    "a an and as at by for from in of on or our the to we with you your how what when why who "
-    "do does this that is are".split()
-)
-
-
-def is_heading(text: str) -> bool:
-    """A heading or navigation line: at most 12 words, no sentence end, and its words (other
-    than short function words) capitalised: "How We Use Your Information", "HOME | ABOUT US"."""
-    stripped = text.strip().strip("*_#").strip()
-    words = _WORD.findall(stripped)
-    if not words or len(words) > 12 or _SENTENCE_END.search(stripped):
-        return False
-    content = [w for w in words if w.lower() not in _MINOR_WORDS]
-    return bool(content) and all(w[0].isupper() for w in content)
-
-
-def _logit(p: float) -> float:
-    p = min(max(float(p), 1e-6), 1 - 1e-6)
-    return math.log(p / (1 - p))
 
 
 class CachedScorer:
@@ -157,137 +126,6 @@ def _side(clauses, index: int | None, scorer: CachedScorer) -> dict | None:
         "scores": scores,
         "labels": labels,
     }
-
-
-def _flips(a: Alignment, old: dict | None, new: dict | None, labels, thresholds, margin):
-    """(labels that appeared on the new side, labels lost from the old side) for one aligned
-    clause, with the hysteresis margin on reworded clauses; headings never flip."""
-    if a.change in ("unchanged", "moved"):
-        return [], []
-    if a.change == "added":
-        return ([] if new["heading"] else [n for n in labels if n in new["labels"]]), []
-    if a.change == "removed":
-        return [], ([] if old["heading"] else [n for n in labels if n in old["labels"]])
-    if old["heading"] and new["heading"]:
-        return [], []
-    appeared, lost = [], []
-    for name, t in zip(labels, thresholds, strict=True):
-        lt, ln = _logit(t), _logit(new["scores"][name])
-        if name in new["labels"] and name not in old["labels"] and ln >= lt + margin:
-            appeared.append(name)
-        if name in old["labels"] and name not in new["labels"] and ln < lt - margin:
-            lost.append(name)
-    return appeared, lost
-
-
-def _evidence(a: Alignment, main: dict, other: dict | None, label: str, kind: str) -> dict:
-    item = {
-        "kind": kind,
-        "change": a.change,
-        "text": main["text"],
-        "score": main["scores"][label],
-        "start": main["start"],
-        "end": main["end"],
-    }
-    if other is not None:
-        item.update(
-            {
-                "other_text": other["text"],
-                "other_score": other["scores"][label],
-                "similarity": a.similarity,
-                "cosine": a.cosine,
-            }
-        )
-    return item
-
-
-def label_terms(label: str) -> re.Pattern | None:
-    """What a label is about, in words: the keyword baseline's pattern for the label (and, for
-    `ai_training`, also the pattern that defines "mentions AI")."""
-    from train.baselines import KEYWORD_PATTERNS
-    from train.patterns import AI_PATTERN
-
-    parts = [KEYWORD_PATTERNS[label]] if label in KEYWORD_PATTERNS else []
-    if label == "ai_training":
-        parts.append(AI_PATTERN.pattern)
-    return re.compile("|".join(f"(?:{p})" for p in parts), re.IGNORECASE) if parts else None
-
-
-def _new_terms(text: str, other: str, pattern: re.Pattern) -> int:
-    """How many matches of `pattern` in `text` touch words that `other` does not have at that
-    place (the words a rewording inserted; case and punctuation do not count)."""
-    tokens = list(_TOKEN.finditer(text))
-    a = [m.group().lower() for m in _TOKEN.finditer(other)]
-    b = [m.group().lower() for m in tokens]
-    inserted: set[int] = set()
-    for op, _, _, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if op in ("insert", "replace"):
-            inserted.update(range(j1, j2))
-    count = 0
-    for m in pattern.finditer(text):
-        touched = (k for k, t in enumerate(tokens) if t.start() < m.end() and t.end() > m.start())
-        count += any(k in inserted for k in touched)
-    return count
-
-
-def _rewording_direction(reworded: list[dict], pattern: re.Pattern | None) -> str:
-    """`widened` when reworded flagged clauses gained wording about the label (more matches of
-    its term pattern among the inserted words than among the deleted ones), `narrowed` for the
-    reverse, else `reworded`."""
-    if pattern is None:
-        return "reworded"
-    gained = sum(_new_terms(e["text"], e["other_text"], pattern) for e in reworded)
-    lost = sum(_new_terms(e["other_text"], e["text"], pattern) for e in reworded)
-    return "widened" if gained > lost else "narrowed" if lost > gained else "reworded"
-
-
-def label_changes(
-    pairs: list[tuple[Alignment, dict | None, dict | None]], labels, thresholds, margin
-) -> list[dict]:
-    """One entry per label: the document-level change and its clause-level evidence."""
-    out = []
-    for name, t in zip(labels, thresholds, strict=True):
-        old_n = sum(1 for _, o, _ in pairs if o and not o["heading"] and name in o["labels"])
-        new_n = sum(1 for _, _, n in pairs if n and not n["heading"] and name in n["labels"])
-        gained, lost, reworded = [], [], []
-        for a, o, n in pairs:
-            appeared, gone = _flips(a, o, n, [name], [t], margin)
-            if appeared:
-                gained.append(_evidence(a, n, o, name, "gained"))
-            if gone:
-                lost.append(_evidence(a, o, n, name, "lost"))
-            if (
-                a.change == "modified"
-                and not (o["heading"] or n["heading"])
-                and name in o["labels"]
-                and name in n["labels"]
-            ):
-                reworded.append(_evidence(a, n, o, name, "reworded"))
-        if gained and not old_n:
-            change = "granted"
-        elif lost and not new_n:
-            change = "withdrawn"
-        elif gained or lost:
-            change = "widened" if new_n > old_n else "narrowed" if new_n < old_n else "reworded"
-        elif reworded:
-            change = _rewording_direction(reworded, label_terms(name))
-        else:
-            change = "unchanged"
-        evidence = sorted(gained, key=lambda e: -e["score"]) + sorted(
-            lost, key=lambda e: -e["score"]
-        )
-        if not evidence:
-            evidence += sorted(reworded, key=lambda e: -e["score"])
-        out.append(
-            {
-                "label": name,
-                "change": change,
-                "old_flagged": old_n,
-                "new_flagged": new_n,
-                "evidence": evidence if change != "unchanged" else [],
-            }
-        )
-    return out
 
 
 def _clause_item(a: Alignment, side: dict, other: dict | None, delta: list, key: str, keys):
@@ -392,7 +230,7 @@ def diff_documents(
                 "new": new_side,
             }
         )
-        appeared, gone = _flips(a, old_side, new_side, labels, thresholds, margin)
+        appeared, gone = flips(a, old_side, new_side, labels, thresholds, margin)
         if appeared:
             newly.append(_clause_item(a, new_side, old_side, appeared, "new_labels", _OLD_KEYS))
         if gone:
@@ -591,47 +429,8 @@ def _word_diff(old: str, new: str):
     return Markup(" ").join(left), Markup(" ").join(right)
 
 
-_DIFF_TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ClauseWatch diff</title>
-<style>{{ css }}
-table.diff{width:100%;table-layout:fixed} table.diff td{vertical-align:top}
-tr.added td.new,tr.modified td.new{background:#f3fbf3} tr.removed td.old,tr.modified td.old{background:#fdf3f3}
-del{background:#fbd5d5;text-decoration:line-through} ins{background:#c9f0c9;text-decoration:none}
-.chip.appeared{outline:2px solid #c00} .chip.lost{text-decoration:line-through;opacity:.7}
-td.kind{width:6rem;color:#555}
-</style></head><body>
-<h1>ClauseWatch diff</h1>
-<p class="meta">Model {{ model }} &middot; generated {{ generated }}</p>
-{% for s in steps %}<section class="doc">
-<h2>{{ s.old }} &rarr; {{ s.new }}</h2>
-{% if s.old_date %}<p class="meta">{{ s.old_date }} &rarr; {{ s.new_date }}</p>{% endif %}
-<p>{{ s.old_clauses }} &rarr; {{ s.new_clauses }} clauses: {% for k, n in s.counts.items() %}{{ n }} {{ k }}{% if not loop.last %}, {% endif %}{% endfor %}</p>
-<h3>Newly flagged ({{ s.newly_flagged|length }})</h3>
-{% if not s.newly_flagged %}<p class="note">None.</p>{% endif %}<ol>
-{% for i in s.newly_flagged %}<li class="clause">{% for n in i.labels %}<span class="chip {{ n }}{% if n in i.new_labels %} appeared{% endif %}">{{ n }} {{ '%.2f' % i.scores[n] }}</span>{% endfor %}
-<span class="meta">{{ i.change }}</span><br><mark>{{ i.text }}</mark>
-{% if i.old_text %}<br><span class="meta">was:</span> <span class="ctx">{{ i.old_text }}</span>{% endif %}</li>{% endfor %}</ol>
-<h3>No longer flagged ({{ s.no_longer_flagged|length }})</h3>
-{% if not s.no_longer_flagged %}<p class="note">None.</p>{% endif %}<ol>
-{% for i in s.no_longer_flagged %}<li class="clause">{% for n in i.labels %}<span class="chip {{ n }}{% if n in i.lost_labels %} lost{% endif %}">{{ n }} {{ '%.2f' % i.scores[n] }}</span>{% endfor %}
-<span class="meta">{{ i.change }}</span><br><span class="ctx">{{ i.text }}</span>
-{% if i.new_text %}<br><span class="meta">now:</span> {{ i.new_text }}{% endif %}</li>{% endfor %}</ol>
-<h3>Changed clauses</h3>
-{% if not s.rows %}<p class="note">No clause changed.</p>{% else %}
-<table class="diff"><tr><th class="kind">change</th><th>old</th><th>new</th></tr>
-{% for r in s.rows %}<tr class="{{ r.change }}"><td class="kind">{{ r.change }}{% if r.change == 'modified' %}<br><span class="meta">{{ '%.0f' % (100 * r.similarity) }}% similar</span>{% endif %}</td>
-<td class="old">{% for n in r.old_labels %}<span class="chip {{ n }}{% if n in r.lost %} lost{% endif %}">{{ n }}</span>{% endfor %}{% if r.old_labels %}<br>{% endif %}{{ r.old_html }}</td>
-<td class="new">{% for n in r.new_labels %}<span class="chip {{ n }}{% if n in r.appeared %} appeared{% endif %}">{{ n }}</span>{% endfor %}{% if r.new_labels %}<br>{% endif %}{{ r.new_html }}</td></tr>
-{% endfor %}</table>{% endif %}
-</section>{% endfor %}
-</body></html>
-"""
-
-
 def render_html(steps: list[dict], model: str = "") -> str:
     """A side-by-side page of the changed clauses of each step, with their flags."""
-    import jinja2
-
     views = []
     for step in steps:
         rows = []
@@ -666,8 +465,8 @@ def render_html(steps: list[dict], model: str = "") -> str:
                 "new_date": step.get("new_date"),
             }
         )
-    env = jinja2.Environment(autoescape=True)
-    return env.from_string(_DIFF_TEMPLATE).render(
+    return render_page(
+        "diff.html.j2",
         css=REPORT_CSS,
         steps=views,
         model=model,

@@ -51,9 +51,6 @@ from train.batch import (
     model_fingerprint,
 )
 from train.diff import (
-    DEFAULT_MARGIN,
-    GAINS,
-    LABEL_CHANGES,
     CachedScorer,
     _max_chars,
     _word_diff,
@@ -61,6 +58,8 @@ from train.diff import (
     read_version,
     version_date,
 )
+from train.label_changes import DEFAULT_MARGIN, GAINS, LABEL_CHANGES
+from train.pages import render_page
 
 logger = logging.getLogger("clausewatch.watch")
 
@@ -274,40 +273,9 @@ def write_timeline(out: Path, rows: list[dict]) -> None:
     _write_atomic(out / "timeline.csv", buf.getvalue())
 
 
-_REPORT = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ClauseWatch timeline</title>
-<style>{{ css }}
-table.grid{border-collapse:collapse;width:100%} table.grid td,table.grid th{border:1px solid #ddd;padding:.3rem;vertical-align:top;font-size:.9rem}
-.ch{display:block;white-space:nowrap} .ch.granted,.ch.widened{color:#a00;font-weight:600} .ch.withdrawn,.ch.narrowed{color:#070}
-.ch.reworded{color:#555} .ch.new_document{color:#036}
-del{background:#fbd5d5;text-decoration:line-through} ins{background:#c9f0c9;text-decoration:none}
-section.change{border-top:1px solid #ccc;margin-top:1rem} li.ev{margin:.4rem 0}
-</style></head><body>
-<h1>ClauseWatch timeline</h1>
-<p class="meta">Model {{ model }} &middot; {{ n_steps }} version steps of {{ n_series }} documents &middot; margin {{ margin }} &middot; generated {{ generated }}{% if since %} &middot; since {{ since }}{% endif %}</p>
-<p>{% for c, n in totals %}{{ n }} {{ c }}{% if not loop.last %}, {% endif %}{% endfor %}{% if not totals %}No label changed.{% endif %}</p>
-<table class="grid" id="grid"><thead><tr><th>service / document</th>{% for l in labels %}<th>{{ l }}</th>{% endfor %}</tr></thead><tbody>
-{% for row in grid %}<tr><td>{{ row.service }}<br><span class="meta">{{ row.document }}</span></td>
-{% for cell in row.cells %}<td>{% for c in cell %}<a class="ch {{ c.change }}" href="#{{ c.anchor }}">{{ c.date }} {{ c.change }}</a>{% endfor %}</td>{% endfor %}</tr>
-{% endfor %}</tbody></table>
-{% if new_documents %}<h2>New documents</h2><ul>{% for r in new_documents %}<li id="{{ r.anchor }}">{{ r.service }} / {{ r.document }} ({{ r.date }}){% if r.labels_flagged %}: flagged {{ r.labels_flagged|join(', ') }}{% endif %}</li>{% endfor %}</ul>{% endif %}
-<h2>Evidence</h2>
-{% for r in changes %}<section class="change" id="{{ r.anchor }}">
-<h3>{{ r.service }} / {{ r.document }}: {{ r.label }} {{ r.change }}</h3>
-<p class="meta">{{ r.from_date }} &rarr; {{ r.date }} &middot; flagged clauses {{ r.old_flagged }} &rarr; {{ r.new_flagged }}</p>
-<ol>{% for e in r.evidence %}<li class="ev"><span class="meta">{{ e.kind }} ({{ e.change }}), score {{ '%.2f' % e.score }}{% if e.other_score is not none and e.other_text %}, was {{ '%.2f' % e.other_score }}{% endif %}</span><br>
-{% if e.old_html %}<span class="meta">before:</span> {{ e.old_html }}<br><span class="meta">after:</span> {{ e.new_html }}{% elif e.kind == 'lost' %}<del>{{ e.text }}</del>{% else %}<ins>{{ e.text }}</ins>{% endif %}</li>{% endfor %}</ol>
-<p><a href="#grid">back to the table</a></p></section>
-{% endfor %}
-</body></html>
-"""
-
-
 def render_report(rows: list[dict], labels: list[str], info: dict) -> str:
     """The page a person reads first: services x labels, changes newest first, linked to their
     evidence (word-level diff for reworded clauses). Clause text is escaped."""
-    import jinja2
-
     changes, new_documents = [], []
     grid: dict[tuple[str, str], dict[str, list]] = {}
     for n, r in enumerate(rows):
@@ -337,8 +305,8 @@ def render_report(rows: list[dict], labels: list[str], info: dict) -> str:
         {"service": s, "document": d, "cells": [cells.get(label, []) for label in labels]}
         for (s, d), cells in sorted(grid.items())
     ]
-    env = jinja2.Environment(autoescape=True)
-    return env.from_string(_REPORT).render(
+    return render_page(
+        "watch.html.j2",
         css=REPORT_CSS,
         labels=labels,
         grid=grid_rows,

@@ -1,0 +1,188 @@
+"""Label-level changes between two aligned versions: what a reader asks ("did the service grant
+itself this right?"), with the clause-level evidence.
+
+For each label:
+
+- `granted`: no clause of the old version carried it, one of the new version does (a flip);
+- `withdrawn`: the old version carried it, no clause of the new one does;
+- `widened` / `narrowed`: both versions carry it, and a clause flipped and more / fewer clauses
+  carry it now, or no clause flipped but flagged clauses were reworded and the inserted words
+  say more / less about the label (matches of its keyword pattern, `label_terms`: "algorithms"
+  becoming "algorithms, including to train machine learning models");
+- `reworded`: both versions carry it and flagged clauses were reworded or replaced one for one,
+  saying neither more nor less (still granted);
+- `unchanged`.
+
+A reworded clause flips a label only when the new score clears the label's threshold by the
+hysteresis margin (in logit units) and the old one was below it, or the reverse: a score that
+wobbles across the threshold is not a change. Added and removed clauses flip every label they
+carry. Headings and navigation lines never flip.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+
+from train.align import Alignment
+
+LABEL_CHANGES = ("granted", "widened", "reworded", "narrowed", "withdrawn", "unchanged")
+# Label-level changes that add a right (`--fail-on`, "new grant" in benchmarks) or remove one.
+GAINS = ("granted", "widened")
+LOSSES = ("withdrawn", "narrowed")
+DEFAULT_MARGIN = 0.5  # logit units
+_SENTENCE_END = re.compile(r"[.!?;:)\]\"'\u201d\u2019]\s*$")
+_TOKEN = re.compile(r"\w+(?:['\u2019]\w+)*")
+_WORD = re.compile(r"[^\W\d_][\w'\u2019-]*")
+_MINOR_WORDS = frozenset(
+    "a an and as at by for from in of on or our the to we with you your how what when why who "
+    "do does this that is are".split()
+)
+
+
+def is_heading(text: str) -> bool:
+    """A heading or navigation line: at most 12 words, no sentence end, and its words (other
+    than short function words) capitalised: "How We Use Your Information", "HOME | ABOUT US"."""
+    stripped = text.strip().strip("*_#").strip()
+    words = _WORD.findall(stripped)
+    if not words or len(words) > 12 or _SENTENCE_END.search(stripped):
+        return False
+    content = [w for w in words if w.lower() not in _MINOR_WORDS]
+    return bool(content) and all(w[0].isupper() for w in content)
+
+
+def _logit(p: float) -> float:
+    p = min(max(float(p), 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+def flips(a: Alignment, old: dict | None, new: dict | None, labels, thresholds, margin):
+    """(labels that appeared on the new side, labels lost from the old side) for one aligned
+    clause, with the hysteresis margin on reworded clauses; headings never flip."""
+    if a.change in ("unchanged", "moved"):
+        return [], []
+    if a.change == "added":
+        return ([] if new["heading"] else [n for n in labels if n in new["labels"]]), []
+    if a.change == "removed":
+        return [], ([] if old["heading"] else [n for n in labels if n in old["labels"]])
+    if old["heading"] and new["heading"]:
+        return [], []
+    appeared, lost = [], []
+    for name, t in zip(labels, thresholds, strict=True):
+        lt, ln = _logit(t), _logit(new["scores"][name])
+        if name in new["labels"] and name not in old["labels"] and ln >= lt + margin:
+            appeared.append(name)
+        if name in old["labels"] and name not in new["labels"] and ln < lt - margin:
+            lost.append(name)
+    return appeared, lost
+
+
+def _evidence(a: Alignment, main: dict, other: dict | None, label: str, kind: str) -> dict:
+    item = {
+        "kind": kind,
+        "change": a.change,
+        "text": main["text"],
+        "score": main["scores"][label],
+        "start": main["start"],
+        "end": main["end"],
+    }
+    if other is not None:
+        item.update(
+            {
+                "other_text": other["text"],
+                "other_score": other["scores"][label],
+                "similarity": a.similarity,
+                "cosine": a.cosine,
+            }
+        )
+    return item
+
+
+def label_terms(label: str) -> re.Pattern | None:
+    """What a label is about, in words: the keyword baseline's pattern for the label (and, for
+    `ai_training`, also the pattern that defines "mentions AI")."""
+    from train.baselines import KEYWORD_PATTERNS
+    from train.patterns import AI_PATTERN
+
+    parts = [KEYWORD_PATTERNS[label]] if label in KEYWORD_PATTERNS else []
+    if label == "ai_training":
+        parts.append(AI_PATTERN.pattern)
+    return re.compile("|".join(f"(?:{p})" for p in parts), re.IGNORECASE) if parts else None
+
+
+def _new_terms(text: str, other: str, pattern: re.Pattern) -> int:
+    """How many matches of `pattern` in `text` touch words that `other` does not have at that
+    place (the words a rewording inserted; case and punctuation do not count)."""
+    tokens = list(_TOKEN.finditer(text))
+    a = [m.group().lower() for m in _TOKEN.finditer(other)]
+    b = [m.group().lower() for m in tokens]
+    inserted: set[int] = set()
+    for op, _, _, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op in ("insert", "replace"):
+            inserted.update(range(j1, j2))
+    count = 0
+    for m in pattern.finditer(text):
+        touched = (k for k, t in enumerate(tokens) if t.start() < m.end() and t.end() > m.start())
+        count += any(k in inserted for k in touched)
+    return count
+
+
+def _rewording_direction(reworded: list[dict], pattern: re.Pattern | None) -> str:
+    """`widened` when reworded flagged clauses gained wording about the label (more matches of
+    its term pattern among the inserted words than among the deleted ones), `narrowed` for the
+    reverse, else `reworded`."""
+    if pattern is None:
+        return "reworded"
+    gained = sum(_new_terms(e["text"], e["other_text"], pattern) for e in reworded)
+    lost = sum(_new_terms(e["other_text"], e["text"], pattern) for e in reworded)
+    return "widened" if gained > lost else "narrowed" if lost > gained else "reworded"
+
+
+def label_changes(
+    pairs: list[tuple[Alignment, dict | None, dict | None]], labels, thresholds, margin
+) -> list[dict]:
+    """One entry per label: the document-level change and its clause-level evidence."""
+    out = []
+    for name, t in zip(labels, thresholds, strict=True):
+        old_n = sum(1 for _, o, _ in pairs if o and not o["heading"] and name in o["labels"])
+        new_n = sum(1 for _, _, n in pairs if n and not n["heading"] and name in n["labels"])
+        gained, lost, reworded = [], [], []
+        for a, o, n in pairs:
+            appeared, gone = flips(a, o, n, [name], [t], margin)
+            if appeared:
+                gained.append(_evidence(a, n, o, name, "gained"))
+            if gone:
+                lost.append(_evidence(a, o, n, name, "lost"))
+            if (
+                a.change == "modified"
+                and not (o["heading"] or n["heading"])
+                and name in o["labels"]
+                and name in n["labels"]
+            ):
+                reworded.append(_evidence(a, n, o, name, "reworded"))
+        if gained and not old_n:
+            change = "granted"
+        elif lost and not new_n:
+            change = "withdrawn"
+        elif gained or lost:
+            change = "widened" if new_n > old_n else "narrowed" if new_n < old_n else "reworded"
+        elif reworded:
+            change = _rewording_direction(reworded, label_terms(name))
+        else:
+            change = "unchanged"
+        evidence = sorted(gained, key=lambda e: -e["score"]) + sorted(
+            lost, key=lambda e: -e["score"]
+        )
+        if not evidence:
+            evidence += sorted(reworded, key=lambda e: -e["score"])
+        out.append(
+            {
+                "label": name,
+                "change": change,
+                "old_flagged": old_n,
+                "new_flagged": new_n,
+                "evidence": evidence if change != "unchanged" else [],
+            }
+        )
+    return out
