@@ -172,7 +172,8 @@ def test_snapshots_date_changes_between_them_and_new_documents_are_not_grants(tm
         "2023-01-01",
         "2026-08-22",
     ]
-    assert main([*argv, "--fail-on", "ai_training", str(old), str(new)], FakePredictor()) == 1
+    scored = [*argv, "--score-new-documents", "--fail-on", "ai_training"]
+    assert main([*scored, str(old), str(new)], FakePredictor()) == 1
     rows = {(r["service"], r["document"], r["change"]): r for r in read_rows(out)}
     granted = rows[("Acme", "Terms of Service", "granted")]
     assert (granted["from_date"], granted["date"]) == ("2023-01-01", "2026-08-22")

@@ -318,15 +318,18 @@ def render_report(rows: list[dict], labels: list[str], info: dict) -> str:
     )
 
 
-def _new_document_row(series: Series, scorer: CachedScorer, predictor) -> dict:
+def _new_document_row(series: Series, scorer: CachedScorer | None, predictor) -> dict:
+    """A document with no earlier version: listed as new (with the labels it is flagged with
+    when `scorer` is given), never as a grant."""
     from train.segment import segment_document
 
     version = series.versions[-1]
-    raw, fmt = read_version(version.path)
-    _, clauses = segment_document(raw, fmt, max_chars=_max_chars(predictor))
-    flagged = set()
-    for _, labels in scorer.score([c.text for c in clauses]):
-        flagged.update(labels)
+    flagged: set[str] = set()
+    if scorer is not None:
+        raw, fmt = read_version(version.path)
+        _, clauses = segment_document(raw, fmt, max_chars=_max_chars(predictor))
+        for _, labels in scorer.score([c.text for c in clauses]):
+            flagged.update(labels)
     return {
         "service": series.service,
         "document": series.document,
@@ -336,7 +339,7 @@ def _new_document_row(series: Series, scorer: CachedScorer, predictor) -> dict:
         "change": NEW_DOCUMENT,
         "old_flagged": 0,
         "new_flagged": 0,
-        "labels_flagged": [n for n in scorer.labels if n in flagged],
+        "labels_flagged": [n for n in predictor.labels if n in flagged],
         "evidence": [],
         "old_path": "",
         "new_path": str(version.path),
@@ -372,6 +375,7 @@ def run_watch(
     model_id: str = "",
     max_evidence: int = 10,
     progress: bool = True,
+    score_new_documents: bool = False,
 ) -> dict:
     """Diff every step of every history (or snapshot pair) and write the timeline and report.
     Returns a summary with the rows."""
@@ -421,11 +425,13 @@ def run_watch(
             result_rows = step_rows(step, result, labels, max_evidence)
             _write_atomic(part, json.dumps(result_rows, ensure_ascii=False))
         rows += result_rows
-    for s in tqdm(new_only, desc="new documents", unit="doc", disable=not progress or not new_only):
+    show = progress and score_new_documents and bool(new_only)
+    for s in tqdm(new_only, desc="new documents", unit="doc", disable=not show):
         if since and s.versions[-1].when and s.versions[-1].when < since:
             continue
+        scorer = CachedScorer(predictor) if score_new_documents else None
         try:
-            rows.append(_new_document_row(s, CachedScorer(predictor), predictor))
+            rows.append(_new_document_row(s, scorer, predictor))
         except SkipDocument as err:
             skipped.append({"path": str(s.versions[-1].path), "reason": str(err)})
     rows = _sort_rows(rows)
@@ -490,6 +496,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         help='comma-separated document names to watch, e.g. "Terms of Service,Privacy Policy"',
     )
+    p.add_argument(
+        "--score-new-documents",
+        action="store_true",
+        help="also score documents that have no earlier version, to list the labels they carry",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "paths",
@@ -545,6 +556,7 @@ def main(argv: list[str] | None = None, predictor=None) -> int:
             documents=_names(args.documents) or None,
             model_id=model_id,
             progress=not args.no_progress,
+            score_new_documents=args.score_new_documents,
         )
     except RunError as err:
         print(f"error: {err}", file=sys.stderr)
