@@ -394,7 +394,8 @@ def _sorted_records(path: Path) -> list[dict]:
 def test_resume_after_a_kill_skips_finished_documents(tmp_path, tiny_trained_model, predictor):
     corpus = tmp_path / "corpus"
     _write_resume_corpus(corpus)
-    kwargs = dict(docs_per_chunk=2, progress=False, block_size=2)
+    # block_size 3: a document (3 clauses) is one block; z.jsonl is blocks of 3 and 2 records
+    kwargs = dict(docs_per_chunk=2, progress=False, block_size=3)
 
     reference = Counting(predictor)
     predict_corpus(tiny_trained_model, [corpus], tmp_path / "ref", predictor=reference, **kwargs)
@@ -402,12 +403,12 @@ def test_resume_after_a_kill_skips_finished_documents(tmp_path, tiny_trained_mod
     assert total == 5 * 3 + 5
 
     out = tmp_path / "out"
-    # chunks of 2 units: doc0+doc1, doc2+doc3, doc4+z.jsonl[0:2], z.jsonl[2:4]+z.jsonl[4:5]
+    # chunks of 2 units: doc0+doc1, doc2+doc3, doc4+z.jsonl[0:3], z.jsonl[3:5]
     killed = Counting(predictor, fail_on_call=4)
     with pytest.raises(KeyboardInterrupt):
         predict_corpus(tiny_trained_model, [corpus], out, predictor=killed, **kwargs)
     committed = killed.scored  # the three chunks committed before the kill
-    assert len(committed) == 5 * 3 + 2
+    assert len(committed) == 5 * 3 + 3
     assert not (out / "clauses.jsonl").exists()  # final outputs only once everything is done
     assert len(list((out / "parts").glob("*.done.json"))) == 3
     orphan = out / "parts" / "9999999999999-r000-000099.jsonl"  # killed between part and marker
@@ -415,8 +416,8 @@ def test_resume_after_a_kill_skips_finished_documents(tmp_path, tiny_trained_mod
 
     resumed = Counting(predictor)
     summary = predict_corpus(tiny_trained_model, [corpus], out, predictor=resumed, **kwargs)
-    assert resumed.scored == [f"we retain record {i} for years" for i in (2, 3, 4)]
-    assert summary["clauses_scored"] == total - len(committed) == 3
+    assert resumed.scored == [f"we retain record {i} for years" for i in (3, 4)]
+    assert summary["clauses_scored"] == total - len(committed) == 2
     assert not orphan.exists()
 
     got, want = (
@@ -587,14 +588,15 @@ def test_cli_errors_exit_2(tmp_path, tiny_trained_model, capsys):
     assert "not a folder" in capsys.readouterr().err
 
 
-def test_cli_runs_and_no_input_exits_1(tmp_path, tiny_trained_model, capsys):
+def test_cli_runs_and_no_input_exits_2(tmp_path, tiny_trained_model, capsys):
+    """No input document is an input error: status 2 (it was 1, now reserved for --fail-on)."""
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.txt").write_text("We collect your location and device information.\n")
     argv = ["--model", str(tiny_trained_model), "--no-progress", "--output"]
     assert main([*argv, str(tmp_path / "o"), str(tmp_path / "in")]) == 0
     assert "1 documents, 1 clauses" in capsys.readouterr().out
     assert len(read_jsonl(tmp_path / "o" / "clauses.jsonl")) == 1
-    assert main([*argv, str(tmp_path / "o2"), str(tmp_path / "nothing-here")]) == 1
+    assert main([*argv, str(tmp_path / "o2"), str(tmp_path / "nothing-here")]) == 2
     assert read_csv(tmp_path / "o2" / "skipped.csv")[0]["reason"] == "no such file or folder"
 
 

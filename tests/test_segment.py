@@ -134,3 +134,24 @@ def test_empty_and_blank_documents():
     assert segment_text("") == []
     assert segment_document("\n\n   \n", "md") == ("\n\n   \n", [])
     assert segment_document("<p>  </p>", "html")[1] == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We collect your name and email address when you sign up for an account",
+        "This processing is (i) necessary for our contract, (ii) based on consent and (iii) lawful",
+        "Data we keep:\n- your name\n- your e-mail address\n\nWe keep it for 2 years.",
+        "You grant us a licence (see section 4) to host your content; we may sublicense it",
+        "Cookies • analytics • advertising partners may read them",
+        "We may share data with partners, e.g. advertisers, and with our affiliates",
+    ],
+)
+def test_single_sentence_shortcut_changes_no_clause(text, monkeypatch):
+    """Blocks with nowhere for a sentence to end skip the sentence splitter; the clauses are the
+    same as the splitter's."""
+    import train.segment as segment
+
+    fast = segment.segment_text(text)
+    monkeypatch.setattr(segment, "_one_sentence", lambda block: False)
+    assert segment.segment_text(text) == fast

@@ -246,3 +246,20 @@ def test_report_renders_in_headless_chromium(archive, tmp_path):
         )
     finally:
         driver.quit()
+
+
+def test_a_second_run_into_a_locked_folder_exits_2(archive, tmp_path, capsys):
+    """Two watch runs into one output folder: the second stops at the lock and changes nothing."""
+    from filelock import FileLock
+
+    from train.batch import LOCK_FILE
+
+    out = tmp_path / "out"
+    argv = ["--model", "m", "--output", str(out), "--no-progress", str(archive)]
+    assert main(argv, FakePredictor()) == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != LOCK_FILE}
+    with FileLock(out / LOCK_FILE, blocking=False):
+        assert main(argv, FakePredictor()) == 2
+    assert "another watch run is writing into" in capsys.readouterr().err
+    after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != LOCK_FILE}
+    assert after == before

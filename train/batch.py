@@ -13,15 +13,23 @@ and a rerun skips every committed document. Only when every document is done are
 into `clauses.jsonl`, `documents.csv`, `skipped.csv` and `report.html` (each written to a temporary
 file and renamed into place).
 
-Nothing about one bad document stops the run: binary, empty, unreadable or oversized files and bad
-clause records are listed in `skipped.csv`; non-UTF-8 text is decoded with a fallback and a warning;
-mostly non-English documents are scored and flagged in `documents.csv`. Only a bad model or output
-path ends the run (`RunError`, exit status 2 from the command line).
+A large document is streamed too: its prepared text is segmented a window at a time (cut at
+paragraph breaks, so the clauses are the same) and scored and committed in blocks of at most
+`CLAUSE_BLOCK` clauses, like a clause file, so memory does not grow with the clause count.
+
+Nothing about one bad document stops the run: binary, empty, unreadable or oversized files, earlier
+output folders found among the inputs and bad clause records (malformed CSV, duplicate ids) are
+listed in `skipped.csv`; UTF-8 with a few invalid bytes keeps its text (only those bytes are
+replaced, with a warning), other non-UTF-8 text is decoded with a fallback and a warning; mostly
+non-English documents are scored and flagged in `documents.csv`. Only a bad model, a bad output path
+or an output folder in use by another run (a lock file) ends the run (`RunError`, exit status 2
+from the command line).
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import csv
 import glob
 import hashlib
@@ -29,9 +37,11 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import time
+import traceback
 import unicodedata
 import uuid
 from collections import Counter, OrderedDict
@@ -56,7 +66,11 @@ SUPPORTED_SUFFIXES = {**DOCUMENT_FORMATS, **CLAUSE_FORMATS}
 
 CHARS_PER_TOKEN = 4  # English legal text averages ~4 characters per word-piece token
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024  # a "policy" this large is a data dump, not a document
-CLAUSE_BLOCK = 1024  # records of a clause file committed together (the resume unit for big files)
+CLAUSE_BLOCK = 1024  # clauses (of a document or clause file) scored and committed together
+SEGMENT_WINDOW = 1 << 16  # characters of a document's text segmented at a time
+# Padded tokens (clauses x length) per forward pass at most: ONNX Runtime's activation memory grows
+# with batch x length (64 clauses of 256 tokens take ~1.5 GB), so long clauses go in smaller batches.
+MAX_BATCH_TOKENS = 4096
 # A document is flagged "mostly non-English" when under this share of its sampled clauses is English.
 MOSTLY_NON_ENGLISH = 0.5
 LANGUAGE_SAMPLE = 25  # clauses per document (or clause-file block) sent to language detection
@@ -69,6 +83,7 @@ SKIPPED_FILE = "skipped.csv"
 REPORT_FILE = "report.html"
 RUN_FILE = "run.json"
 PARTS_DIR = "parts"
+LOCK_FILE = ".clausewatch.lock"  # held by the run writing into the output folder
 
 _BINARY_MAGIC = {
     b"%PDF-": "PDF document",
@@ -134,12 +149,55 @@ def _doc_id(path: Path) -> str:
         return path.as_posix()
 
 
-def _walk(folder: Path) -> Iterator[Path]:
+OUTPUT_FOLDER_REASON = "earlier predict output folder (has run.json); its results are not inputs"
+
+
+def _is_output_folder(folder: Path) -> bool:
+    """A folder `predict` wrote into: its `run.json` is a run record (model fingerprint, labels,
+    segmentation), or it holds `run.json` beside a `parts/` folder."""
+    run = folder / RUN_FILE
+    try:
+        if not run.is_file():
+            return False
+        with run.open(encoding="utf-8", errors="replace") as fh:
+            info = json.loads(fh.read(65536))
+    except (OSError, ValueError):
+        return (folder / PARTS_DIR).is_dir()
+    keys = {"format", "fingerprint", "labels", "min_words"}
+    return (isinstance(info, dict) and keys <= info.keys()) or (folder / PARTS_DIR).is_dir()
+
+
+def _walk(folder: Path, exclude: Path | None, skipped: list[dict]) -> Iterator[Path]:
+    """Files under `folder`, sorted, without hidden names, never descending into the current
+    output folder (`exclude`, left out silently) or an earlier one (listed in `skipped`)."""
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        kept = []
+        for name in sorted(dirs):
+            if name.startswith("."):
+                continue
+            sub = Path(root) / name
+            if exclude is not None and sub.resolve() == exclude:
+                continue
+            if _is_output_folder(sub):
+                skipped.append(_skip_row(_doc_id(sub.resolve()), OUTPUT_FOLDER_REASON))
+                logger.info("%s: %s", sub, OUTPUT_FOLDER_REASON)
+                continue
+            kept.append(name)
+        dirs[:] = kept
         for name in sorted(files):
             if not name.startswith("."):
                 yield Path(root) / name
+
+
+def _glob_root(pattern: str) -> Path:
+    """The folder a glob pattern starts from: its components before the first wildcard."""
+    parts = Path(pattern).parts
+    literal = []
+    for part in parts:
+        if glob.has_magic(part):
+            break
+        literal.append(part)
+    return Path(*literal) if literal else Path(".")
 
 
 def expand_inputs(
@@ -147,10 +205,26 @@ def expand_inputs(
 ) -> tuple[list[InputDocument], list[dict]]:
     """Files, folders (recursively) and globs -> a sorted, de-duplicated list of documents, and
     the inputs that gave nothing (`{"path", "line", "reason"}` rows for `skipped.csv`). Anything
-    under `exclude` (the output folder) is left out so outputs are never read back as inputs."""
+    under `exclude` (the output folder) is left out so outputs are never read back as inputs, and
+    earlier output folders met while walking folders or matching globs are listed as skipped (a
+    file named explicitly is read wherever it is)."""
     exclude = exclude.resolve() if exclude else None
     found: dict[Path, InputDocument] = {}
     skipped: list[dict] = []
+    output_folders: dict[Path, bool] = {}
+
+    def in_output_folder(path: Path, root: Path) -> bool:
+        """Whether a folder between `root` (excluded) and `path` is an earlier output folder."""
+        for parent in path.parents:
+            if parent == root or root not in parent.parents:
+                return False
+            if parent not in output_folders:
+                output_folders[parent] = _is_output_folder(parent)
+                if output_folders[parent]:
+                    skipped.append(_skip_row(_doc_id(parent.resolve()), OUTPUT_FOLDER_REASON))
+            if output_folders[parent]:
+                return True
+        return False
 
     def add(path: Path, explicit: bool) -> None:
         try:
@@ -173,29 +247,43 @@ def expand_inputs(
             return
         found.setdefault(resolved, InputDocument(resolved, _doc_id(resolved), fmt))
 
+    def add_folder(folder: Path) -> None:
+        resolved = folder.resolve()
+        if exclude is not None and resolved == exclude:
+            logger.info("%s: the output folder itself, not read as input", folder)
+            return
+        if _is_output_folder(folder):
+            skipped.append(_skip_row(_doc_id(resolved), OUTPUT_FOLDER_REASON))
+            return
+        for child in _walk(folder, exclude, skipped):
+            add(child, explicit=False)
+
     for item in inputs:
         text = str(item)
         path = Path(text)
         if path.is_dir():
-            for child in _walk(path):
-                add(child, explicit=False)
+            add_folder(path)
         elif path.exists():
             add(path, explicit=True)
         elif glob.has_magic(text):
             matches = sorted(glob.glob(text, recursive=True))
             if not matches:
                 skipped.append(_skip_row(text, "glob matched nothing"))
+            root = Path(os.path.abspath(_glob_root(text)))
             for match in matches:
                 m = Path(match)
+                if in_output_folder(Path(os.path.abspath(m)), root):
+                    continue
                 if m.is_dir():
-                    for child in _walk(m):
-                        add(child, explicit=False)
+                    add_folder(m)
                 else:
                     add(m, explicit=False)
         else:
             skipped.append(_skip_row(text, "no such file or folder"))
     docs = sorted(found.values(), key=lambda d: d.doc_id)
-    return docs, skipped
+    # Overlapping inputs (a folder and a glob inside it) meet the same skipped folder twice.
+    unique = {(r["path"], r["line"], r["reason"]): r for r in reversed(skipped)}
+    return docs, [r for r in skipped if unique.get((r["path"], r["line"], r["reason"])) is r]
 
 
 def _skip_row(path: str, reason: str, line: int | str = "") -> dict:
@@ -218,17 +306,41 @@ def _binary_reason(sample: bytes) -> str | None:
     return None
 
 
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # an undecodable byte under "surrogateescape"
+_ASCII_BYTES = bytes(range(128))
+
+
+def _utf8_damage(data: bytes, complete: bool = True) -> tuple[int, int]:
+    """(invalid bytes, valid non-ASCII characters) of `data` read as UTF-8. A sample cut in the
+    middle of a character (`complete=False`) does not count that character as invalid."""
+    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    text = decoder.decode(data, final=complete)
+    bad = sum(1 for _ in _ESCAPED_BYTE.finditer(text))
+    ascii_chars = len(data) - len(data.translate(None, _ASCII_BYTES))
+    return bad, len(text) - ascii_chars - bad
+
+
 def _guess_encoding(data: bytes, complete: bool = True) -> tuple[str, str | None]:
-    """(encoding, warning): UTF-8 (with or without BOM) when it decodes, else a fallback."""
+    """(encoding, warning) to decode `data` with `errors="replace"`: UTF-8 (with or without BOM)
+    when it decodes; UTF-8 too when it is mostly valid UTF-8 with a few invalid bytes (a stray
+    byte must not turn every `’` of the document into `â€™`), with a warning counting the bytes
+    replaced; else a fallback for text that is genuinely not UTF-8."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return encoding, None
     try:
         data.decode("utf-8")
         return "utf-8", None
-    except UnicodeDecodeError as err:
-        if not complete and err.start >= len(data) - 3:
-            return "utf-8", None  # a sample cut in the middle of a character
+    except UnicodeDecodeError:
+        pass
+    bad, valid_non_ascii = _utf8_damage(data, complete)
+    if not bad:
+        return "utf-8", None  # only a sample cut in the middle of a character
+    # Valid multi-byte sequences practically never occur by chance in single-byte code pages, so
+    # as many of them as invalid bytes means UTF-8 with damage, not another encoding.
+    if valid_non_ascii >= bad:
+        plural = "byte" if bad == 1 else "bytes"
+        return "utf-8", f"{bad} invalid UTF-8 {plural} replaced with U+FFFD (the rest is UTF-8)"
     # Mostly ASCII with a few high bytes is a Western code page: cp1252 (a superset of latin-1's
     # printable range) beats statistical detectors, which misread short Latin text (e.g. as
     # mac_latin2). Text that is largely non-ASCII (Cyrillic, CJK) goes to charset_normalizer.
@@ -357,33 +469,117 @@ def _stamp(path: Path) -> str:
     return f"{st.st_size}:{st.st_mtime_ns}"
 
 
-def _text_unit(
-    doc: InputDocument, stamp: str, min_words: int, max_chars: int, max_bytes: int
-) -> _Unit:
-    from train.segment import segment_document
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n")
+_LINE_START = re.compile(r"\n[ \t]*(\S)")
+_SENTENCE_GAP = re.compile(r"[.!?\u3002\uff01\uff1f]\s+")
+_SPACE = re.compile(r"\s+")
 
-    unit = _Unit(doc, 0, stamp)
+
+def _cut(text: str, start: int, window: int) -> int:
+    """Where to end the next window of `text` (from `start`) so that segmenting the windows one by
+    one gives the clauses of the whole text: after the first newline of a paragraph break past
+    `start + window`, else before a line that cannot continue the one above (one not starting in
+    lower case), else (one huge line) at a sentence end or a space, else anywhere."""
+    target = start + window
+    if target >= len(text):
+        return len(text)
+    limit = min(len(text), target + window)
+    m = _PARAGRAPH_BREAK.search(text, target, limit)
+    if m:
+        return m.start() + 1
+    for m in _LINE_START.finditer(text, target, limit):
+        if not m.group(1).islower():
+            return m.start() + 1
+    for pattern in (_SENTENCE_GAP, _SPACE):
+        m = pattern.search(text, target, limit)
+        if m:
+            return m.end()
+    return target
+
+
+def _iter_clauses(text: str, min_words: int, max_chars: int, window: int):
+    """`segment_text` over `text` a window at a time (see `_cut`), offsets into the whole text."""
+    from train.segment import segment_text
+
+    start = 0
+    while start < len(text):
+        end = _cut(text, start, window)
+        for c in segment_text(text[start:end], min_words=min_words, max_chars=max_chars):
+            yield start + c.start, start + c.end, c.text
+        start = end
+
+
+def _text_units(
+    doc: InputDocument,
+    stamp: str,
+    done_blocks: set[int],
+    min_words: int,
+    max_chars: int,
+    max_bytes: int,
+    block_size: int,
+    window: int | None = None,
+) -> Iterator[_Unit]:
+    """A document as blocks of at most `block_size` clauses, segmented as they are needed (one
+    window of text at a time) so a huge document is never held as one list of clauses or scored in
+    one call; blocks in `done_blocks` are segmented (to know where the next block starts) but not
+    yielded. A document that cannot be read, or whose segmentation fails before its first clause,
+    is one unit with a `skip_reason`."""
+    from train.segment import prepare_text
+
+    head = _Unit(doc, 0, stamp)
     try:
         decoded = read_document(doc.path, max_bytes=max_bytes)
     except SkipDocument as err:
-        unit.skip_reason = str(err)
-        return unit
-    unit.encoding = decoded.encoding
+        head.skip_reason = str(err)
+        yield head
+        return
     if decoded.warning:
-        unit.warnings.append(decoded.warning)
         logger.warning("%s: %s", doc.doc_id, decoded.warning)
     try:
-        prepared, clauses = segment_document(
-            decoded.text, doc.fmt, min_words=min_words, max_chars=max_chars
-        )
+        prepared = prepare_text(decoded.text, doc.fmt)
     except Exception as err:  # a parser failure on one odd document must not end the run
-        unit.skip_reason = f"could not be segmented: {type(err).__name__}: {err}"
+        head.skip_reason = f"could not be segmented: {type(err).__name__}: {err}"
+        yield head
+        return
+    encoding, warning = decoded.encoding, decoded.warning
+    del decoded  # the raw text of a large document is not needed any more
+
+    def new_unit(block: int) -> _Unit:
+        unit = _Unit(doc, block, stamp, last=False, text=prepared, encoding=encoding)
+        if warning and block == 0:
+            unit.warnings.append(warning)
         return unit
-    unit.text = prepared
-    unit.clauses = [(None, c.start, c.end, c.text) for c in clauses]
-    if not clauses:
+
+    unit = new_unit(0)
+    clauses = _iter_clauses(prepared, min_words, max_chars, window or SEGMENT_WINDOW)
+    while True:
+        try:
+            start, end, text = next(clauses)
+        except StopIteration:
+            break
+        except Exception as err:  # noqa: BLE001 - one odd document must not end the run
+            reason = f"could not be segmented: {type(err).__name__}: {err}"
+            if unit.block == 0 and not unit.clauses:
+                head.skip_reason = reason
+                yield head
+                return
+            where = unit.clauses[-1][2] if unit.clauses else ""
+            unit.skipped.append(
+                _skip_row(
+                    doc.doc_id, f"{reason}; rest of the document (after offset {where}) not scored"
+                )
+            )
+            break
+        if len(unit.clauses) >= block_size:
+            if unit.block not in done_blocks:
+                yield unit
+            unit = new_unit(unit.block + 1)
+        unit.clauses.append((None, start, end, text))
+    unit.last = True
+    if unit.block == 0 and not unit.clauses:
         unit.note = "no clauses found (only headings or short fragments)"
-    return unit
+    if unit.block not in done_blocks:
+        yield unit
 
 
 def _invalid_character(text: str) -> str | None:
@@ -418,11 +614,49 @@ def _iter_jsonl_records(fh) -> Iterator[tuple[int, str | None, str | None, str |
             yield line_no, None, None, bad
             continue
         rid = item.get("id")
-        yield line_no, (None if rid is None else str(rid)), text, None
+        rid = None if rid is None else str(rid)  # 8 and "8" are the same id
+        yield line_no, (rid if rid and rid.strip() else None), text, None
+
+
+def _id_shape(rid: str) -> str:
+    return re.sub(r"\d+", "0", rid.strip())
+
+
+def _looks_like_rows(text: str, columns: list[str], rid: str) -> bool:
+    """Whether the lines after the first of a multi-line field parse as rows of this file (as many
+    fields as the header, and an id shaped like this record's, `c2` beside `c1`): the mark of a
+    field whose closing quote is missing, swallowing the rows after it. Without an id column every
+    such line must look like a row."""
+    if len(columns) < 2:
+        return False
+    id_at = columns.index("id") if "id" in columns else None
+    shape = _id_shape(rid) if rid.strip() else None
+
+    def row_like(line: str) -> bool:
+        try:
+            fields = next(csv.reader([line]), [])
+        except csv.Error:
+            return False
+        if len(fields) != len(columns):
+            return False
+        if id_at is None:
+            return True
+        candidate = fields[id_at].strip()
+        if not candidate or any(ch.isspace() for ch in candidate):
+            return False
+        return shape is None or _id_shape(candidate) == shape
+
+    lines = text.splitlines()[1:]
+    if id_at is None:
+        return bool(lines) and all(row_like(line) for line in lines)
+    return any(row_like(line) for line in lines)
 
 
 def _iter_csv_records(fh) -> Iterator[tuple[int, str | None, str | None, str | None]]:
-    reader = csv.DictReader(fh)
+    """(line, id, text, error) for each record (line: where the record starts). Quotes are read
+    strictly, so a field whose closing quote is missing is an error (listing the lines it took)
+    instead of silently swallowing the rows after it into one clause."""
+    reader = csv.DictReader(fh, strict=True)
     columns = reader.fieldnames or []
     if "text" not in columns:
         raise SkipDocument(f"no `text` column (columns: {', '.join(columns) or 'none'})")
@@ -433,15 +667,48 @@ def _iter_csv_records(fh) -> Iterator[tuple[int, str | None, str | None, str | N
         except StopIteration:
             return
         except csv.Error as err:
-            yield reader.line_num, None, None, f"malformed CSV, rest of file not read: {err}"
-            return
+            # The reader starts again on the line after the one it failed on.
+            last = max(line_no, reader.reader.line_num)
+            yield (
+                line_no,
+                None,
+                None,
+                f"malformed CSV record on lines {line_no}-{last} (unterminated quote?): {err}; "
+                "those lines are not scored",
+            )
+            if reader.reader.line_num < line_no:  # no progress: never loop on one error
+                return
+            line_no = last + 1
+            continue
         text = row.get("text")
-        if not isinstance(text, str) or not text.strip():
+        extra = [v for v in row.get(None) or [] if v.strip()]
+        last = reader.line_num
+        if extra:
+            yield (
+                line_no,
+                None,
+                None,
+                f"{len(columns) + len(row[None])} fields where the header has {len(columns)} "
+                "(unquoted comma in the text?)",
+            )
+        elif (
+            last > line_no
+            and isinstance(text, str)
+            and _looks_like_rows(text, columns, row.get("id") or "")
+        ):
+            yield (
+                line_no,
+                None,
+                None,
+                f"record spans lines {line_no}-{last} and holds lines that look like rows "
+                "(unterminated quote?); not scored",
+            )
+        elif not isinstance(text, str) or not text.strip():
             yield line_no, None, None, "missing or empty `text`"
         else:
             rid = (row.get("id") or "").strip()
             yield line_no, rid or None, text, None
-        line_no = reader.line_num + 1
+        line_no = last + 1
 
 
 def _clause_file_units(
@@ -491,7 +758,13 @@ def _clause_file_units(
                         yield unit
                     unit = new_unit(block)
                 if error is None:
-                    rid = rid if rid is not None else str(line_no)
+                    if rid is None:
+                        # A generated id says where the record is and cannot be confused with an
+                        # explicit id "8"; an explicit "line-8" seen before gets a suffix.
+                        rid, n = f"line-{line_no}", 1
+                        while rid in seen:
+                            n += 1
+                            rid = f"line-{line_no}-{n}"
                     if rid in seen:
                         error = f"duplicate id {rid!r} (first on line {seen[rid]})"
                     else:
@@ -518,10 +791,15 @@ def _clause_file_units(
 # ---------------------------------------------------------------------------------------------
 
 
+def _tmp_path(path: Path) -> Path:
+    """A temporary name beside `path`, unique to this process and call (hidden, `.tmp`)."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp")
+
+
 def _write_atomic(path: Path, write) -> None:
     """Write through `write(fh)` into a temporary file beside `path`, then rename it into place,
     so a kill leaves either the old file or the new one, never half of one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = _tmp_path(path)
     try:
         with tmp.open("w", encoding="utf-8", newline="") as fh:
             write(fh)
@@ -587,8 +865,9 @@ def _done_blocks(done: Done, key: str, stamp: str) -> dict[int, tuple[str, dict]
 
 
 def _is_complete(doc: InputDocument, blocks: dict[int, tuple[str, dict]]) -> bool:
-    """All of a document is committed: its one unit, or a skip, or every block of a clause file."""
-    if 0 in blocks and (blocks[0][1].get("skip_reason") or not doc.is_clause_file):
+    """All of a document is committed: a skip, or every block up to the last one (a document
+    committed whole by an earlier version is one block, marked last)."""
+    if 0 in blocks and blocks[0][1].get("skip_reason"):
         return True
     last = [b for b, (_, u) in blocks.items() if u["last"]]
     return bool(last) and all(b in blocks for b in range(last[0] + 1))
@@ -612,14 +891,60 @@ def _remove_orphans(parts_dir: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+# Models whose position ids start after the padding index (RoBERTa family): usable positions are
+# max_position_embeddings - (pad_token_id + 1).
+_OFFSET_POSITIONS = {"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "mpnet", "longformer"}
+
+
+def position_limit(model_folder: str | Path) -> int | None:
+    """Most tokens the model in `model_folder` can read, from its `config.json`
+    (`max_position_embeddings`); None when it does not say (or has no absolute positions)."""
+    try:
+        config = json.loads((Path(model_folder) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    limit = config.get("max_position_embeddings") if isinstance(config, dict) else None
+    if not isinstance(limit, int) or limit <= 0 or config.get("position_biased_input") is False:
+        return None
+    if config.get("model_type") in _OFFSET_POSITIONS:
+        pad = config.get("pad_token_id")
+        limit -= (1 if pad is None else int(pad)) + 1
+    return limit
+
+
+def _clamp_max_length(predictor, model_folder: str | Path | None) -> None:
+    """A `max_length` (clausewatch.json) beyond the model's position embeddings fails on the first
+    long clause; clamp it, with a warning, in the predictor and its backend."""
+    limit = position_limit(model_folder) if model_folder is not None else None
+    meta = getattr(predictor, "meta", None)
+    if limit is None or meta is None or meta.max_length <= limit:
+        return
+    logger.warning(
+        "%s: max_length %d in clausewatch.json is more than the model's %d positions "
+        "(config.json max_position_embeddings); clauses are cut at %d tokens",
+        model_folder,
+        meta.max_length,
+        limit,
+        limit,
+    )
+    meta.max_length = limit
+    backend = getattr(predictor, "backend", None)
+    if backend is not None and hasattr(backend, "max_length"):
+        backend.max_length = limit
+
+
 def load_predictor(model_dir: str | Path, backend: str = "auto", device: str | None = None):
-    """A `ClausePredictor`, with any failure turned into a one-line `RunError`."""
-    from train.inference import ClausePredictor
+    """A `ClausePredictor`, with any failure turned into a one-line `RunError`; a `max_length`
+    longer than the model's position embeddings is clamped with a warning."""
+    from train.inference import ClausePredictor, resolve_model_dirs
 
     try:
-        return ClausePredictor(model_dir, backend=backend, device=device)
+        predictor = ClausePredictor(model_dir, backend=backend, device=device)
     except Exception as err:  # any failure to load is "bad model": one line, not a traceback
         raise RunError(f"cannot load model {model_dir}: {err}") from err
+    folder = resolve_model_dirs(model_dir).get(getattr(predictor, "backend_name", ""))
+    _clamp_max_length(predictor, folder)
+    return predictor
 
 
 def model_fingerprint(model_dir: str | Path, backend: str) -> str:
@@ -654,6 +979,27 @@ def _check_output_path(output_dir: Path) -> None:
         raise RunError(f"output path {output_dir}: {parent} is not a writable folder")
 
 
+def lock_output(output_dir: Path, tool: str = "predict"):
+    """Create the output folder and take its lock (`LOCK_FILE`, a `filelock.FileLock`) without
+    waiting: two runs writing into one folder would delete each other's files. Released by the
+    caller (`lock.release()`); the operating system releases it when a run is killed."""
+    from filelock import FileLock, Timeout
+
+    lock_path = output_dir / LOCK_FILE
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(lock_path, blocking=False)
+        lock.acquire()
+    except Timeout:
+        raise RunError(
+            f"another {tool} run is writing into {output_dir} (it holds {lock_path}); "
+            "wait for it to finish, or choose another --output"
+        ) from None
+    except OSError as err:
+        raise RunError(f"output path {output_dir}: cannot lock it: {err}") from err
+    return lock
+
+
 def _prepare_run(output_dir: Path, run_info: dict, overwrite: bool) -> dict:
     """Create the output folder and check that an earlier partial run used the same model,
     backend and segmentation; returns the run record (with a fresh session id)."""
@@ -685,6 +1031,8 @@ def _prepare_run(output_dir: Path, run_info: dict, overwrite: bool) -> dict:
                 )
         parts.mkdir(exist_ok=True)
         _remove_orphans(parts)
+        for stray in output_dir.glob(".*.tmp"):  # a merge killed half-way (this run holds the lock)
+            stray.unlink(missing_ok=True)
         record = {**run_info, "session": uuid.uuid4().hex}
         _write_atomic(run_path, lambda fh: json.dump(record, fh, indent=2))
     except OSError as err:
@@ -815,10 +1163,35 @@ def _score_isolated(
     return _score_chunk(predictor, [unit], batch_size)
 
 
+def _predict_bounded(predictor, texts: list[str], batch_size: int):
+    """`predictor.predict_proba(texts, batch_size)`, except that batches of long clauses are made
+    smaller so no forward pass holds more than `MAX_BATCH_TOKENS` padded tokens (lengths estimated
+    from UTF-8 bytes, 3 per token: generous for English, about right for Chinese)."""
+    limit = int(getattr(getattr(predictor, "meta", None), "max_length", 0) or 512)
+    tokens = [min(limit, len(t.encode("utf-8", "replace")) // 3 + 2) for t in texts]
+    if not texts or max(tokens) * min(batch_size, len(texts)) <= MAX_BATCH_TOKENS:
+        return predictor.predict_proba(texts, batch_size=batch_size)
+    import numpy as np
+
+    order = sorted(range(len(texts)), key=lambda i: (-tokens[i], i))
+    probs = None
+    start = 0
+    while start < len(order):
+        size = max(1, min(batch_size, MAX_BATCH_TOKENS // tokens[order[start]]))
+        group = order[start : start + size]
+        part = np.asarray(predictor.predict_proba([texts[i] for i in group], batch_size=size))
+        if probs is None:
+            probs = np.zeros((len(texts), part.shape[1]), dtype=part.dtype)
+        probs[group] = part
+        start += size
+    return probs
+
+
 def _score_chunk(predictor, chunk: list[_Unit], batch_size: int) -> tuple[list[dict], list[dict]]:
-    """Score every clause of a chunk in one call (length-sorted batches) -> (records, units)."""
+    """Score every clause of a chunk (length-sorted batches, long ones smaller) -> (records,
+    units)."""
     texts = [c[3] for unit in chunk for c in unit.clauses]
-    probs = predictor.predict_proba(texts, batch_size=batch_size)
+    probs = _predict_bounded(predictor, texts, batch_size)
     flags = predictor.flag(probs).tolist() if len(texts) else []
     labels = list(predictor.labels)
     records, summaries = [], []
@@ -871,7 +1244,9 @@ def _iter_pending_units(
         if doc.is_clause_file:
             yield from _clause_file_units(doc, stamp, set(blocks), block_size, max_bytes)
         else:
-            yield _text_unit(doc, stamp, min_words, max_chars, max_bytes)
+            yield from _text_units(
+                doc, stamp, set(blocks), min_words, max_chars, max_bytes, block_size
+            )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -955,52 +1330,56 @@ def merge_outputs(
     report = _ReportBuilder(labels, report_max_docs, report_max_clauses)
     doc_columns = ["doc_id", "format", "clauses", "flagged_clauses", *labels]
     doc_columns += ["language", "english_share", "mostly_non_english", "encoding", "note"]
-    clauses_tmp = output_dir / f".{CLAUSES_FILE}.tmp"
-    docs_tmp = output_dir / f".{DOCUMENTS_FILE}.tmp"
-    with (
-        clauses_tmp.open("w", encoding="utf-8") as out,
-        docs_tmp.open("w", encoding="utf-8", newline="") as docs_fh,
-    ):
-        writer = csv.DictWriter(docs_fh, fieldnames=doc_columns)
-        writer.writeheader()
-        for doc in docs:
-            blocks = _done_blocks(done, doc.key, _stamp(doc.path))
-            entries = [blocks[b] for b in sorted(blocks)]
-            if not _is_complete(doc, blocks):
-                logger.warning(
-                    "%s: no results (changed during the run?); rerun to score it", doc.doc_id
-                )
-                skipped.append(
-                    _skip_row(doc.doc_id, "not scored (file changed during the run); rerun")
-                )
-                continue
-            if entries[0][1].get("skip_reason"):
-                skipped.append(_skip_row(doc.doc_id, entries[0][1]["skip_reason"]))
-                continue
-            units = [u for _, u in entries]
-            for u in units:
-                skipped.extend(u["skipped"])
-            row = _document_row(doc, units, labels)
-            writer.writerow(row)
-            report.start_document(row)
-            for part, u in entries:
-                for rec in cache.records(part, doc.key, u["block"]):
-                    out_rec = {"doc_id": doc.doc_id}
-                    out_rec.update({k: v for k, v in rec.items() if k not in ("k", "b", "ctx")})
-                    out.write(json.dumps(out_rec, ensure_ascii=False) + "\n")
-                    report.add_clause(rec)
-            totals["documents"] += 1
-            totals["clauses"] += row["clauses"]
-            totals["flagged_clauses"] += row["flagged_clauses"]
-            totals["non_english_documents"] += row["mostly_non_english"]
-            for name in labels:
-                per_label[name]["clauses"] += row[name]
-                per_label[name]["documents"] += int(row[name] > 0)
-        for fh in (out, docs_fh):
-            fh.flush()
-            os.fsync(fh.fileno())
-    os.replace(clauses_tmp, output_dir / CLAUSES_FILE)
-    os.replace(docs_tmp, output_dir / DOCUMENTS_FILE)
+    clauses_tmp = _tmp_path(output_dir / CLAUSES_FILE)
+    docs_tmp = _tmp_path(output_dir / DOCUMENTS_FILE)
+    try:
+        with (
+            clauses_tmp.open("w", encoding="utf-8") as out,
+            docs_tmp.open("w", encoding="utf-8", newline="") as docs_fh,
+        ):
+            writer = csv.DictWriter(docs_fh, fieldnames=doc_columns)
+            writer.writeheader()
+            for doc in docs:
+                blocks = _done_blocks(done, doc.key, _stamp(doc.path))
+                entries = [blocks[b] for b in sorted(blocks)]
+                if not _is_complete(doc, blocks):
+                    logger.warning(
+                        "%s: no results (changed during the run?); rerun to score it", doc.doc_id
+                    )
+                    skipped.append(
+                        _skip_row(doc.doc_id, "not scored (file changed during the run); rerun")
+                    )
+                    continue
+                if entries[0][1].get("skip_reason"):
+                    skipped.append(_skip_row(doc.doc_id, entries[0][1]["skip_reason"]))
+                    continue
+                units = [u for _, u in entries]
+                for u in units:
+                    skipped.extend(u["skipped"])
+                row = _document_row(doc, units, labels)
+                writer.writerow(row)
+                report.start_document(row)
+                for part, u in entries:
+                    for rec in cache.records(part, doc.key, u["block"]):
+                        out_rec = {"doc_id": doc.doc_id}
+                        out_rec.update({k: v for k, v in rec.items() if k not in ("k", "b", "ctx")})
+                        out.write(json.dumps(out_rec, ensure_ascii=False) + "\n")
+                        report.add_clause(rec)
+                totals["documents"] += 1
+                totals["clauses"] += row["clauses"]
+                totals["flagged_clauses"] += row["flagged_clauses"]
+                totals["non_english_documents"] += row["mostly_non_english"]
+                for name in labels:
+                    per_label[name]["clauses"] += row[name]
+                    per_label[name]["documents"] += int(row[name] > 0)
+            for fh in (out, docs_fh):
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(clauses_tmp, output_dir / CLAUSES_FILE)
+        os.replace(docs_tmp, output_dir / DOCUMENTS_FILE)
+    finally:
+        clauses_tmp.unlink(missing_ok=True)
+        docs_tmp.unlink(missing_ok=True)
 
     def write_skipped(fh) -> None:
         w = csv.DictWriter(fh, fieldnames=["path", "line", "reason"])
@@ -1193,84 +1572,95 @@ def predict_corpus(
         "min_words": min_words,
         "max_chars": max_chars,
     }
-    parts = output_dir / PARTS_DIR
     # The main process prepares the folder; the others learn the outcome (and the session id)
     # from it, so a refusal stops every process instead of leaving them waiting.
+    # The main process holds the folder's lock until the outputs are merged.
     outcome: dict = {}
+    lock = None
     if dist.is_main:
         try:
+            lock = lock_output(output_dir)
             outcome = _prepare_run(output_dir, run_info, overwrite)
         except RunError as err:
             outcome = {"error": str(err)}
-    outcome = dist.broadcast(outcome)
-    if "error" in outcome:
-        raise RunError(outcome["error"])
-    session = outcome["session"]
-
-    docs, input_skipped = expand_inputs(inputs, exclude=output_dir)
-    mine = [d for i, d in enumerate(docs) if i % dist.world == dist.index]
-    done = _load_done(parts)
-    pending = [d for d in mine if not _is_complete(d, _done_blocks(done, d.key, _stamp(d.path)))]
-    if dist.is_main:
-        logger.info(
-            "%d documents (%d of this process's %d already done), %d inputs not found or unsupported;"
-            " model %s, backend %s, %d process(es)",
-            len(docs),
-            len(mine) - len(pending),
-            len(mine),
-            len(input_skipped),
-            model_dir,
-            backend_name,
-            dist.world,
-        )
-
-    stats = {"documents_scored": 0, "clauses_scored": 0}
     try:
-        _run_pending(
-            predictor,
-            pending,
-            done,
-            parts,
-            dist,
-            stats,
-            total=len(mine),
-            progress=progress and dist.is_main,
-            batch_size=batch_size,
-            docs_per_chunk=docs_per_chunk,
-            max_chunk_clauses=max_chunk_clauses,
-            min_words=min_words,
-            max_chars=max_chars,
-            block_size=block_size,
-            max_bytes=max_document_bytes,
-        )
-    except BaseException as err:
-        if not dist.is_main:
-            _marker(parts, session, dist.index, "failed").write_text(repr(err), encoding="utf-8")
-        raise
-    if not dist.is_main:
-        _marker(parts, session, dist.index, "finished").write_text("ok", encoding="utf-8")
-        return {**stats, "process_index": dist.index, "merged": False}
-    _wait_for_workers(parts, session, dist)
+        outcome = dist.broadcast(outcome)
+        if "error" in outcome:
+            raise RunError(outcome["error"])
+        session = outcome["session"]
+        parts = output_dir / PARTS_DIR
 
-    summary = merge_outputs(
-        output_dir,
-        docs,
-        input_skipped,
-        list(predictor.labels),
-        run_info,
-        report_max_docs=report_max_docs,
-        cache_size=2 * dist.world,
-    )
-    summary.update(
-        stats,
-        inputs_found=len(docs),
-        processes=dist.world,
-        seconds=round(time.time() - started, 2),
-        merged=True,
-    )
-    if not docs:
-        logger.error("no input document found in %s", " ".join(map(str, inputs)))
-    return summary
+        docs, input_skipped = expand_inputs(inputs, exclude=output_dir)
+        mine = [d for i, d in enumerate(docs) if i % dist.world == dist.index]
+        done = _load_done(parts)
+        pending = [
+            d for d in mine if not _is_complete(d, _done_blocks(done, d.key, _stamp(d.path)))
+        ]
+        if dist.is_main:
+            logger.info(
+                "%d documents (%d of this process's %d already done), %d inputs not found or unsupported;"
+                " model %s, backend %s, %d process(es)",
+                len(docs),
+                len(mine) - len(pending),
+                len(mine),
+                len(input_skipped),
+                model_dir,
+                backend_name,
+                dist.world,
+            )
+
+        stats = {"documents_scored": 0, "clauses_scored": 0}
+        try:
+            _run_pending(
+                predictor,
+                pending,
+                done,
+                parts,
+                dist,
+                stats,
+                total=len(mine),
+                progress=progress and dist.is_main,
+                batch_size=batch_size,
+                docs_per_chunk=docs_per_chunk,
+                max_chunk_clauses=max_chunk_clauses,
+                min_words=min_words,
+                max_chars=max_chars,
+                block_size=block_size,
+                max_bytes=max_document_bytes,
+            )
+        except BaseException as err:
+            if not dist.is_main:
+                _marker(parts, session, dist.index, "failed").write_text(
+                    repr(err), encoding="utf-8"
+                )
+            raise
+        if not dist.is_main:
+            _marker(parts, session, dist.index, "finished").write_text("ok", encoding="utf-8")
+            return {**stats, "process_index": dist.index, "merged": False}
+        _wait_for_workers(parts, session, dist)
+
+        summary = merge_outputs(
+            output_dir,
+            docs,
+            input_skipped,
+            list(predictor.labels),
+            run_info,
+            report_max_docs=report_max_docs,
+            cache_size=2 * dist.world,
+        )
+        summary.update(
+            stats,
+            inputs_found=len(docs),
+            processes=dist.world,
+            seconds=round(time.time() - started, 2),
+            merged=True,
+        )
+        if not docs:
+            logger.error("no input document found in %s", " ".join(map(str, inputs)))
+        return summary
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def _run_pending(
@@ -1323,6 +1713,8 @@ def _log_unit(unit: _Unit, summary: dict) -> None:
     if unit.skip_reason:
         logger.warning("%s: skipped: %s", unit.doc.doc_id, unit.skip_reason)
         return
+    if unit.note and not unit.clauses:
+        logger.warning("%s: %s", unit.doc.doc_id, unit.note)
     for row in unit.skipped:
         logger.warning("%s:%s: skipped record: %s", row["path"], row["line"], row["reason"])
     language, share, non_english = summarise_language(summary["lang"])
@@ -1353,7 +1745,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="predict.py",
         description="Flag the clauses of a corpus of Terms of Service / privacy policies.",
         epilog="Outputs in OUT/: clauses.jsonl, documents.csv, skipped.csv, report.html. "
-        "Rerun the same command to resume after a kill.",
+        "Rerun the same command to resume after a kill. "
+        "Exit status: 0 the run finished (whatever was flagged; bad files are listed in "
+        "skipped.csv); 2 usage or input error (bad arguments, no input document found, model "
+        "cannot be loaded, output folder unusable or in use by another run); 3 internal error "
+        "(a bug: the traceback is printed); 130 interrupted (rerun to resume). "
+        "Status 1 is reserved for a future --fail-on option.",
     )
     p.add_argument(
         "--model", required=True, help="trained model folder (run/model) or export folder"
@@ -1365,7 +1762,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("auto", "torch", "onnx", "onnx-int8"),
         help="auto: PyTorch on a GPU, else ONNX int8, ONNX fp32, PyTorch (first available)",
     )
-    p.add_argument("--batch-size", type=_positive_int, default=64, help="clauses per forward pass")
+    p.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=64,
+        help=f"clauses per forward pass at most (long clauses: fewer, {MAX_BATCH_TOKENS} tokens a pass)",
+    )
     p.add_argument(
         "--docs-per-chunk",
         type=_positive_int,
@@ -1403,9 +1805,17 @@ def configure_logging() -> None:
         )
 
 
+EXIT_OK = 0
+EXIT_FOUND = 1  # reserved for a --fail-on option ("something was flagged"); predict has none yet
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`scripts/predict.py`: returns the exit status (0 done, 1 no input document, 2 run error)."""
-    args = build_parser().parse_args(argv)
+    """`scripts/predict.py`: returns the exit status: 0 the run finished, 2 usage or input error
+    (including no input document found), 3 internal error, 130 interrupted (see the epilog)."""
+    args = build_parser().parse_args(argv)  # bad arguments: argparse exits with status 2
     configure_logging()
     try:
         summary = predict_corpus(
@@ -1423,13 +1833,20 @@ def main(argv: list[str] | None = None) -> int:
         )
     except RunError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted: rerun the same command to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:  # noqa: BLE001 - a bug: the traceback, then one line and status 3
+        traceback.print_exc(file=sys.stderr)
+        print(f"internal error: {type(err).__name__}: {err}", file=sys.stderr)
+        return EXIT_INTERNAL
     if not summary.get("merged"):
-        return 0
+        return EXIT_OK
     print(format_summary(summary))
     if not summary["inputs_found"]:
-        return 1
-    return 0
+        return EXIT_USAGE  # an input error ("no input document found" is logged)
+    return EXIT_OK
 
 
 def format_summary(summary: dict) -> str:

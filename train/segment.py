@@ -53,6 +53,13 @@ _HTML_BLOCKS = [
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
 _MD_DECORATION = "*_`#>|"
 _LETTERS = re.compile(r"[^\W\d_]{2,}")
+# Chinese and Japanese write no spaces between words and end sentences with full-width 。！？
+# (closing brackets or quotes may follow). Hangul is spaced like English and needs nothing.
+_CJK_CHAR = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]")
+_CJK_SENTENCE_END = re.compile(
+    "[\u3002\uff01\uff1f]+[\u300d\u300f\uff09\u3011\u3015\u201d\u2019\"')]*"
+)
+_CJK_END_PUNCT = ("\u3002", "\uff01", "\uff1f", "\uff1b", "\uff1a")  # 。！？；：
 
 DEFAULT_MIN_WORDS = 4
 DEFAULT_MAX_CHARS = 1000
@@ -116,6 +123,23 @@ def _sentence_splitter() -> pysbd.Segmenter:
     return pysbd.Segmenter(language="en", clean=False, char_span=True)
 
 
+@dataclass(frozen=True)
+class _Span:
+    start: int
+    end: int
+
+
+_SENTENCE_PUNCT = frozenset(".!?\u2026)\u2022")
+
+
+def _one_sentence(block: str) -> bool:
+    """True when no sentence can end inside the block (no . ! ? ellipsis, closing bracket or
+    bullet before its last character; the splitter also cuts before "(ii)"): the sentence
+    splitter, the slowest step of segmentation, would return it whole."""
+    body = block.rstrip()
+    return not any(ch in _SENTENCE_PUNCT for ch in body[:-1])
+
+
 def _iter_blocks(text: str):
     """Yield (start, end) of layout blocks: non-empty lines, soft-wrapped lines joined."""
     pos = 0
@@ -168,7 +192,8 @@ def _split_long(text: str, start: int, end: int, max_chars: int):
     while end - start > max_chars:
         window = text[start : start + max_chars]
         cut = None
-        for pattern in (r"[;:]\s", r",\s", r"\s"):
+        # Full-width ；：，、 are Chinese/Japanese clause boundaries (no space follows them).
+        for pattern in (r"[;:]\s|[\uff1b\uff1a]", r",\s|[\uff0c\u3001]", r"\s"):
             hits = [m.end() for m in re.finditer(pattern, window) if m.end() > max_chars // 3]
             if hits:
                 cut = start + hits[-1]
@@ -190,6 +215,9 @@ def _is_heading(block: str) -> bool:
         return False  # bullet item
     body = stripped[marker.end() :] if marker else stripped
     body = body.strip(_MD_DECORATION + " ")
+    if _CJK_CHAR.search(body):
+        # Chinese / Japanese: a short line without sentence-ending punctuation is a title.
+        return len(body) <= 30 and not body.endswith(_CJK_END_PUNCT + (".", ";", ":", "!", "?"))
     words = body.split()
     if not words or len(words) > 8 or body.endswith((".", ";", ":", "!", "?")):
         return False
@@ -198,6 +226,25 @@ def _is_heading(block: str) -> bool:
     capitalised = sum(w[0].isupper() for w in words if w[0].isalpha())
     # Title case: most words capitalised ("Your Content", "How We Use Information").
     return capitalised / len(words) >= 0.6
+
+
+def _word_count(piece: str) -> int:
+    """Words in a clause; Chinese and Japanese have no spaces, so every two CJK characters count
+    as one word (their words are mostly one or two characters long)."""
+    cjk = len(_CJK_CHAR.findall(piece))
+    if not cjk:
+        return len(piece.split())
+    return len(_CJK_CHAR.sub(" ", piece).split()) + (cjk + 1) // 2
+
+
+def _cjk_sentences(text: str, start: int, end: int):
+    """Cut a span after each Chinese/Japanese sentence end (。！？), which the English sentence
+    rules do not always see; a span without one is yielded whole."""
+    for m in _CJK_SENTENCE_END.finditer(text, start, end):
+        if m.end() < end:
+            yield start, m.end()
+            start = m.end()
+    yield start, end
 
 
 def segment_text(
@@ -213,13 +260,16 @@ def segment_text(
             continue
         # Newlines inside a block are soft wraps: hide them from the sentence splitter (same
         # length, so the spans still index `text`).
-        for span in splitter.segment(block.replace("\r", " ").replace("\n", " ")):
-            s, e = _trim(text, b_start + span.start, b_start + span.end)
-            for s2, e2 in _split_long(text, s, e, max_chars):
-                s2, e2 = _trim(text, s2, e2)
-                piece = text[s2:e2]
-                if len(piece.split()) >= min_words and _LETTERS.search(piece):
-                    clauses.append(Clause(s2, e2, piece))
+        flat = block.replace("\r", " ").replace("\n", " ")
+        spans = [_Span(0, len(block))] if _one_sentence(flat) else splitter.segment(flat)
+        for span in spans:
+            for s1, e1 in _cjk_sentences(text, b_start + span.start, b_start + span.end):
+                s, e = _trim(text, s1, e1)
+                for s2, e2 in _split_long(text, s, e, max_chars):
+                    s2, e2 = _trim(text, s2, e2)
+                    piece = text[s2:e2]
+                    if _word_count(piece) >= min_words and _LETTERS.search(piece):
+                        clauses.append(Clause(s2, e2, piece))
     return clauses
 
 

@@ -48,6 +48,7 @@ from train.batch import (
     SkipDocument,
     configure_logging,
     load_predictor,
+    lock_output,
     model_fingerprint,
 )
 from train.diff import (
@@ -379,7 +380,6 @@ def run_watch(
 ) -> dict:
     """Diff every step of every history (or snapshot pair) and write the timeline and report.
     Returns a summary with the rows."""
-    from tqdm.auto import tqdm
 
     for path in inputs:
         if not path.is_dir():
@@ -398,6 +398,42 @@ def run_watch(
         raise RunError(f"{', '.join(map(str, inputs))}: no dated versions or documents found")
     settings = {"model": model_id, "margin": margin, "labels": labels or [], "version": 1}
     _prepare_output(out, settings)
+    lock = lock_output(out, "watch")
+    try:
+        return _run_steps(
+            predictor,
+            out,
+            series,
+            new_only,
+            settings,
+            since,
+            labels,
+            margin,
+            model_id,
+            max_evidence,
+            progress,
+            score_new_documents,
+        )
+    finally:
+        lock.release()
+
+
+def _run_steps(
+    predictor,
+    out,
+    series,
+    new_only,
+    settings,
+    since,
+    labels,
+    margin,
+    model_id,
+    max_evidence,
+    progress,
+    score_new_documents,
+) -> dict:
+    from tqdm.auto import tqdm
+
     settings_key = json.dumps(settings, sort_keys=True)
     steps = list(_steps(series, since))
     rows: list[dict] = []
