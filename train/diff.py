@@ -479,6 +479,16 @@ def render_html(steps: list[dict], model: str = "") -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """`--model` and `--backend`, as `diff.py` and `watch.py` take them."""
+    from train.inference import BACKENDS
+
+    p.add_argument(
+        "--model", required=True, help="trained model folder (run/model) or export folder"
+    )
+    p.add_argument("--backend", default="auto", choices=BACKENDS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Command-line arguments of `scripts/diff.py`."""
     p = argparse.ArgumentParser(
@@ -488,10 +498,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 nothing found, 1 a --fail-on label was granted or widened, "
         "2 usage or input error, 3 internal error.",
     )
-    p.add_argument(
-        "--model", required=True, help="trained model folder (run/model) or export folder"
-    )
-    p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx", "onnx-int8"))
+    add_model_arguments(p)
     p.add_argument("--json", type=Path, help="write the full result as JSON here")
     p.add_argument("--html", type=Path, help="write a side-by-side HTML page here")
     p.add_argument(

@@ -55,6 +55,7 @@ from train.diff import (
     CachedScorer,
     _max_chars,
     _word_diff,
+    add_model_arguments,
     diff_documents,
     read_version,
     version_date,
@@ -381,6 +382,8 @@ def run_watch(
     """Diff every step of every history (or snapshot pair) and write the timeline and report.
     Returns a summary with the rows."""
 
+    from tqdm.auto import tqdm
+
     for path in inputs:
         if not path.is_dir():
             raise RunError(f"{path}: not a folder")
@@ -400,99 +403,69 @@ def run_watch(
     _prepare_output(out, settings)
     lock = lock_output(out, "watch")
     try:
-        return _run_steps(
-            predictor,
-            out,
-            series,
-            new_only,
-            settings,
-            since,
-            labels,
-            margin,
-            model_id,
-            max_evidence,
-            progress,
-            score_new_documents,
-        )
+        settings_key = json.dumps(settings, sort_keys=True)
+        steps = list(_steps(series, since))
+        rows: list[dict] = []
+        skipped: list[dict] = []
+        done = 0
+        current = None
+        scorer = CachedScorer(predictor)
+        for step in tqdm(steps, desc="watch", unit="step", disable=not progress):
+            if current != step.series.key:  # texts repeat within one history, rarely across
+                current, scorer = step.series.key, CachedScorer(predictor)
+            part = out / PARTS / f"{step.key(settings_key)}.json"
+            if part.is_file():
+                result_rows = json.loads(part.read_text(encoding="utf-8"))
+                done += 1
+            else:
+                try:
+                    old_raw, old_fmt = read_version(step.old.path)
+                    new_raw, new_fmt = read_version(step.new.path)
+                except SkipDocument as err:
+                    skipped.append(
+                        {"path": f"{step.old.path} -> {step.new.path}", "reason": str(err)}
+                    )
+                    continue
+                result = diff_documents(
+                    predictor, old_raw, new_raw, old_fmt, new_fmt, scorer=scorer, margin=margin
+                )
+                result_rows = step_rows(step, result, labels, max_evidence)
+                _write_atomic(part, json.dumps(result_rows, ensure_ascii=False))
+            rows += result_rows
+        show = progress and score_new_documents and bool(new_only)
+        for s in tqdm(new_only, desc="new documents", unit="doc", disable=not show):
+            if since and s.versions[-1].when and s.versions[-1].when < since:
+                continue
+            scorer = CachedScorer(predictor) if score_new_documents else None
+            try:
+                rows.append(_new_document_row(s, scorer, predictor))
+            except SkipDocument as err:
+                skipped.append({"path": str(s.versions[-1].path), "reason": str(err)})
+        rows = _sort_rows(rows)
+        write_timeline(out, rows)
+        with (out / "skipped.csv").open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=["path", "reason"])
+            writer.writeheader()
+            writer.writerows(skipped)
+        label_names = [n for n in predictor.labels if not labels or n in labels]
+        info = {
+            "model": model_id,
+            "n_steps": len(steps),
+            "n_series": len(series),
+            "margin": margin,
+            "since": since.isoformat() if since else "",
+        }
+        _write_atomic(out / "report.html", render_report(rows, label_names, info))
+        return {
+            "rows": rows,
+            "steps": len(steps),
+            "resumed": done,
+            "series": len(series),
+            "new_documents": len(new_only),
+            "skipped": skipped,
+        }
     finally:
         lock.release()
-
-
-def _run_steps(
-    predictor,
-    out,
-    series,
-    new_only,
-    settings,
-    since,
-    labels,
-    margin,
-    model_id,
-    max_evidence,
-    progress,
-    score_new_documents,
-) -> dict:
-    from tqdm.auto import tqdm
-
-    settings_key = json.dumps(settings, sort_keys=True)
-    steps = list(_steps(series, since))
-    rows: list[dict] = []
-    skipped: list[dict] = []
-    done = 0
-    current = None
-    scorer = CachedScorer(predictor)
-    for step in tqdm(steps, desc="watch", unit="step", disable=not progress):
-        if current != step.series.key:  # texts repeat within one history, rarely across
-            current, scorer = step.series.key, CachedScorer(predictor)
-        part = out / PARTS / f"{step.key(settings_key)}.json"
-        if part.is_file():
-            result_rows = json.loads(part.read_text(encoding="utf-8"))
-            done += 1
-        else:
-            try:
-                old_raw, old_fmt = read_version(step.old.path)
-                new_raw, new_fmt = read_version(step.new.path)
-            except SkipDocument as err:
-                skipped.append({"path": f"{step.old.path} -> {step.new.path}", "reason": str(err)})
-                continue
-            result = diff_documents(
-                predictor, old_raw, new_raw, old_fmt, new_fmt, scorer=scorer, margin=margin
-            )
-            result_rows = step_rows(step, result, labels, max_evidence)
-            _write_atomic(part, json.dumps(result_rows, ensure_ascii=False))
-        rows += result_rows
-    show = progress and score_new_documents and bool(new_only)
-    for s in tqdm(new_only, desc="new documents", unit="doc", disable=not show):
-        if since and s.versions[-1].when and s.versions[-1].when < since:
-            continue
-        scorer = CachedScorer(predictor) if score_new_documents else None
-        try:
-            rows.append(_new_document_row(s, scorer, predictor))
-        except SkipDocument as err:
-            skipped.append({"path": str(s.versions[-1].path), "reason": str(err)})
-    rows = _sort_rows(rows)
-    write_timeline(out, rows)
-    with (out / "skipped.csv").open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["path", "reason"])
-        writer.writeheader()
-        writer.writerows(skipped)
-    label_names = [n for n in predictor.labels if not labels or n in labels]
-    info = {
-        "model": model_id,
-        "n_steps": len(steps),
-        "n_series": len(series),
-        "margin": margin,
-        "since": since.isoformat() if since else "",
-    }
-    _write_atomic(out / "report.html", render_report(rows, label_names, info))
-    return {
-        "rows": rows,
-        "steps": len(steps),
-        "resumed": done,
-        "series": len(series),
-        "new_documents": len(new_only),
-        "skipped": skipped,
-    }
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -503,10 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 nothing found, 1 a --fail-on label was granted or widened, "
         "2 usage or input error, 3 internal error.",
     )
-    p.add_argument(
-        "--model", required=True, help="trained model folder (run/model) or export folder"
-    )
-    p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx", "onnx-int8"))
+    add_model_arguments(p)
     p.add_argument("--output", required=True, type=Path, help="output folder (created)")
     p.add_argument("--since", help="only steps whose newer version is dated on or after YYYY-MM-DD")
     p.add_argument("--labels", default="", help="comma-separated labels to report (default: all)")
