@@ -796,7 +796,7 @@ def _tmp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp")
 
 
-def _write_atomic(path: Path, write) -> None:
+def write_atomic(path: Path, write) -> None:
     """Write through `write(fh)` into a temporary file beside `path`, then rename it into place,
     so a kill leaves either the old file or the new one, never half of one."""
     tmp = _tmp_path(path)
@@ -833,11 +833,11 @@ def _unit_summary(unit: _Unit, flags: list[list[int]], lang: dict[str, int]) -> 
 
 def _commit_part(parts_dir: Path, name: str, records: list[dict], units: list[dict]) -> None:
     """Clause records first, then the marker that makes them count."""
-    _write_atomic(
+    write_atomic(
         parts_dir / f"{name}.jsonl",
         lambda fh: fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
     )
-    _write_atomic(parts_dir / f"{name}.done.json", lambda fh: json.dump({"units": units}, fh))
+    write_atomic(parts_dir / f"{name}.done.json", lambda fh: json.dump({"units": units}, fh))
 
 
 Done = dict[str, dict[int, tuple[str, dict]]]  # doc key -> block -> (part name, unit summary)
@@ -1034,7 +1034,7 @@ def _prepare_run(output_dir: Path, run_info: dict, overwrite: bool) -> dict:
         for stray in output_dir.glob(".*.tmp"):  # a merge killed half-way (this run holds the lock)
             stray.unlink(missing_ok=True)
         record = {**run_info, "session": uuid.uuid4().hex}
-        _write_atomic(run_path, lambda fh: json.dump(record, fh, indent=2))
+        write_atomic(run_path, lambda fh: json.dump(record, fh, indent=2))
     except OSError as err:
         raise RunError(f"output path {output_dir}: {err}") from err
     except ValueError as err:
@@ -1386,7 +1386,7 @@ def merge_outputs(
         w.writeheader()
         w.writerows(skipped)
 
-    _write_atomic(output_dir / SKIPPED_FILE, write_skipped)
+    write_atomic(output_dir / SKIPPED_FILE, write_skipped)
     summary = {
         **totals,
         "skipped": len(skipped),
@@ -1396,7 +1396,7 @@ def merge_outputs(
         "output_dir": str(output_dir),
     }
     html = report.render(summary)
-    _write_atomic(output_dir / REPORT_FILE, lambda fh: fh.write(html))
+    write_atomic(output_dir / REPORT_FILE, lambda fh: fh.write(html))
     return summary
 
 

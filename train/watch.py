@@ -50,6 +50,7 @@ from train.batch import (
     load_predictor,
     lock_output,
     model_fingerprint,
+    write_atomic,
 )
 from train.diff import (
     CachedScorer,
@@ -240,10 +241,8 @@ def step_rows(step: Step, result: dict, labels: list[str] | None, max_evidence: 
     return rows
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+def _write_text(path: Path, text: str) -> None:
+    write_atomic(path, lambda fh: fh.write(text))
 
 
 def _sort_rows(rows: list[dict]) -> list[dict]:
@@ -254,25 +253,25 @@ def _sort_rows(rows: list[dict]) -> list[dict]:
 
 def write_timeline(out: Path, rows: list[dict]) -> None:
     """`timeline.jsonl` and `timeline.csv`."""
-    _write_atomic(
+    _write_text(
         out / "timeline.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     )
-    import io
 
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore")
-    writer.writeheader()
-    for r in rows:
-        top = r["evidence"][0] if r["evidence"] else {}
-        writer.writerow(
-            {
-                **r,
-                "evidence_clauses": len(r["evidence"]),
-                "top_evidence": top.get("text", ""),
-                "top_score": top.get("score", ""),
-            }
-        )
-    _write_atomic(out / "timeline.csv", buf.getvalue())
+    def write_csv(fh) -> None:
+        writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for r in rows:
+            top = r["evidence"][0] if r["evidence"] else {}
+            writer.writerow(
+                {
+                    **r,
+                    "evidence_clauses": len(r["evidence"]),
+                    "top_evidence": top.get("text", ""),
+                    "top_score": top.get("score", ""),
+                }
+            )
+
+    write_atomic(out / "timeline.csv", write_csv)
 
 
 def render_report(rows: list[dict], labels: list[str], info: dict) -> str:
@@ -361,7 +360,7 @@ def _prepare_output(out: Path, settings: dict) -> None:
     previous = json.loads((out / MARKER).read_text()) if (out / MARKER).is_file() else None
     if previous and previous != settings:
         logger.info("%s: other model or settings than the last run; finished steps are redone", out)
-    _write_atomic(out / MARKER, json.dumps(settings, sort_keys=True))
+    _write_text(out / MARKER, json.dumps(settings, sort_keys=True))
 
 
 def run_watch(
@@ -430,7 +429,7 @@ def run_watch(
                     predictor, old_raw, new_raw, old_fmt, new_fmt, scorer=scorer, margin=margin
                 )
                 result_rows = step_rows(step, result, labels, max_evidence)
-                _write_atomic(part, json.dumps(result_rows, ensure_ascii=False))
+                _write_text(part, json.dumps(result_rows, ensure_ascii=False))
             rows += result_rows
         show = progress and score_new_documents and bool(new_only)
         for s in tqdm(new_only, desc="new documents", unit="doc", disable=not show):
@@ -455,7 +454,7 @@ def run_watch(
             "margin": margin,
             "since": since.isoformat() if since else "",
         }
-        _write_atomic(out / "report.html", render_report(rows, label_names, info))
+        _write_text(out / "report.html", render_report(rows, label_names, info))
         return {
             "rows": rows,
             "steps": len(steps),
