@@ -145,6 +145,9 @@ def test_empty_and_blank_documents():
         "You grant us a licence (see section 4) to host your content; we may sublicense it",
         "Cookies • analytics • advertising partners may read them",
         "We may share data with partners, e.g. advertisers, and with our affiliates",
+        # The splitter ends a sentence after a closing quote followed by a capital letter.
+        '"contributions" Content you add or changes you make to any of our Sites.',
+        "\u201cpersonal data\u201d Information you provide to us when you register for an account.",
     ],
 )
 def test_single_sentence_shortcut_changes_no_clause(text, monkeypatch):

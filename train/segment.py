@@ -130,14 +130,19 @@ class _Span:
 
 
 _SENTENCE_PUNCT = frozenset(".!?\u2026)\u2022")
+# The splitter also ends a sentence at a closing quote followed by a space ('"term" Meaning ...').
+_QUOTE_THEN_SPACE = re.compile("[\"'\u201c\u201d\u2018\u2019\u00ab\u00bb]\\s")
 
 
 def _one_sentence(block: str) -> bool:
     """True when no sentence can end inside the block (no . ! ? ellipsis, closing bracket or
-    bullet before its last character; the splitter also cuts before "(ii)"): the sentence
-    splitter, the slowest step of segmentation, would return it whole."""
+    bullet before its last character, no quote followed by a space; the splitter also cuts
+    before "(ii)"): the sentence splitter, the slowest step of segmentation, would return it
+    whole. Checked against the splitter on every block of the training sources."""
     body = block.rstrip()
-    return not any(ch in _SENTENCE_PUNCT for ch in body[:-1])
+    return not any(ch in _SENTENCE_PUNCT for ch in body[:-1]) and not _QUOTE_THEN_SPACE.search(
+        body[:-1]
+    )
 
 
 def _iter_blocks(text: str):
@@ -204,7 +209,7 @@ def _split_long(text: str, start: int, end: int, max_chars: int):
     yield start, end
 
 
-def _is_heading(block: str) -> bool:
+def is_heading(block: str) -> bool:
     """Markdown headings, and short title-like lines ("Terms of Service", "3. DATA RETENTION").
     A list item is never a heading: "- We sell your data to brokers" is exactly what must be kept."""
     stripped = block.strip()
@@ -256,7 +261,7 @@ def segment_text(
     splitter = _sentence_splitter()
     for b_start, b_end in _iter_blocks(text):
         block = text[b_start:b_end]
-        if _is_heading(block):
+        if is_heading(block):
             continue
         # Newlines inside a block are soft wraps: hide them from the sentence splitter (same
         # length, so the spans still index `text`).
