@@ -268,6 +268,23 @@ def test_merge_duplicates_combines_labels_per_service():
     assert merged[0].labels == {"data_retention": 1, "terms_change": 0}
 
 
+def test_headings_become_negatives_for_every_label():
+    taxonomy = load_taxonomy()
+    records = [
+        _rec("h1", "Information We Collect", "svc", {"data_collection": 1}),
+        _rec("h2", "HOW WE SHARE YOUR DATA", "svc", {"data_sharing": 1}),
+        _rec("s", "We collect the information you provide.", "svc", {"data_collection": 1}),
+        _rec("f", "including your name and email", "svc", {"data_collection": 0}),
+    ]
+    assert dataset.label_headings_negative(records, taxonomy) == 2
+    negative = {name: 0 for name in taxonomy.names}
+    assert records[0].labels == negative and records[1].labels == negative
+    assert records[2].labels == {"data_collection": 1}
+    assert records[3].labels == {"data_collection": 0}
+    # Already a full negative: nothing to change.
+    assert dataset.label_headings_negative(records, taxonomy) == 0
+
+
 # ----------------------------------------------------------------------------- full build
 
 

@@ -168,12 +168,43 @@ def test_tosdr_2022_approved_points_only(case_map):
 
 def test_case_map_table(case_map):
     assert case_map["This service does not sell your personal data"] == sources.CaseMapping(
-        (), ("data_sharing",)
+        (), ("data_sharing",), scope="denial"
     )
     assert case_map["id:900"] == case_map["Some retention case"]
     assert case_map["id:900"].positive == ("data_retention",)
     assert case_map["The service provides a free help desk"] == sources.CaseMapping((), ())
     assert case_map["id:232"] is case_map["The service provides a free help desk"]
+
+
+def test_case_scope_limits_negatives(case_map):
+    denial = case_map["This service does not sell your personal data"]
+    assert sources._case_labels(denial, "We never sell your personal data.") == {"data_sharing": 0}
+    # A denial with an exception states the practice: no negative.
+    assert sources._case_labels(denial, "We do not sell your data except to our partners.") is None
+    off_topic = case_map["This service forces users into binding arbitration"]
+    assert sources._case_labels(off_topic, "Disputes are settled by binding arbitration.") == {
+        "data_collection": 0,
+        "data_sharing": 0,
+        "data_retention": 0,
+        "user_control": 0,
+    }
+    # An off-topic case's quote that names data may still state a practice: masked.
+    assert sources._case_labels(off_topic, "Arbitration records are kept for a year.") is None
+    assert sources._case_labels(off_topic, "The arbitrator may see your personal data.") is None
+    # Plain cases are unaffected by the quote's words.
+    plain = case_map["Your personal data is sold"]
+    assert sources._case_labels(plain, "We sell data except to nobody.") == {"data_sharing": 1}
+
+
+def test_case_map_rejects_unknown_scope(tmp_path):
+    path = tmp_path / "case_map.csv"
+    path.write_text(
+        "case_title,case_id,rating,positive_labels,negative_labels,note,scope\n"
+        "A case,,bad,,data_sharing,,sometimes\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(DataError, match=r"case_map.csv:2: unknown scope 'sometimes'"):
+        sources.load_case_map(path, TAXONOMY)
 
 
 # ----------------------------------------------------------------------------- CLAUDETTE
@@ -704,13 +735,33 @@ def _opp_row(segment: int, category: str, **attributes: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("rows", "expected"),
+    ("rows", "positive", "masked"),
     [
-        ([("First Party Collection/Use", {})], {"data_collection"}),
-        ([("First Party Collection/Use", {"Does Not": "Does Not"})], set()),
+        (
+            [("First Party Collection/Use", {"Action_First-Party": "Collect on website"})],
+            {"data_collection"},
+            set(),
+        ),
+        (
+            [("First Party Collection/Use", {"Collection_Mode": "Implicit"})],
+            {"data_collection"},
+            set(),
+        ),
+        # Neither an action nor a collection mode: the segment may only describe a use.
+        ([("First Party Collection/Use", {})], set(), {"data_collection"}),
+        (
+            [
+                ("First Party Collection/Use", {"Action_First-Party": "Unspecified"}),
+                ("First Party Collection/Use", {"Action_First-Party": "Collect in mobile app"}),
+            ],
+            {"data_collection"},
+            set(),
+        ),
+        ([("First Party Collection/Use", {"Does Not": "Does Not"})], set(), set()),
         (
             [("Third Party Sharing/Collection", {"Action_Third_Party": "Receive/Shared with"})],
             {"data_sharing"},
+            set(),
         ),
         (
             [
@@ -720,6 +771,7 @@ def _opp_row(segment: int, category: str, **attributes: str) -> str:
                 )
             ],
             {"data_sharing", "data_collection"},
+            set(),
         ),
         (
             [
@@ -732,14 +784,26 @@ def _opp_row(segment: int, category: str, **attributes: str) -> str:
                 )
             ],
             set(),
+            set(),
         ),
-        ([("Data Security", {}), ("Policy Change", {})], {"terms_change"}),
+        ([("Data Security", {}), ("Policy Change", {})], {"terms_change"}, set()),
+        # State privacy rights sit under this category: user_control cannot be ruled out...
+        ([("International and Specific Audiences", {})], set(), {"user_control"}),
+        # ...but a segment also annotated as a choice is a positive.
+        (
+            [("International and Specific Audiences", {}), ("User Choice/Control", {})],
+            {"user_control"},
+            set(),
+        ),
     ],
 )
-def test_opp115_attributes_refine_the_category_mapping(tmp_path, rows, expected):
+def test_opp115_attributes_refine_the_category_mapping(tmp_path, rows, positive, masked):
     path = tmp_path / "1.csv"
     path.write_text("".join(_opp_row(0, cat, **attrs) for cat, attrs in rows))
-    assert sources._opp115_segment_labels(path).get(0, set()) == expected
+    expected = {
+        name: int(name in positive) for name in sources.OPP115_LABELS if name not in masked
+    }
+    assert sources._opp115_segment_labels(path)[0] == expected
 
 
 @pytest.mark.parametrize(

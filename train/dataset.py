@@ -41,7 +41,7 @@ from train.mining import (
 )
 from train.patterns import may_grant_content_rights, mentions_ai, mentions_content_license
 from train.records import ClauseRecord
-from train.segment import segment_document
+from train.segment import is_heading, segment_document
 from train.services import canonical_service
 from train.splits import (
     FORCED_TEST_SERVICES,
@@ -267,6 +267,19 @@ def apply_hand_labels(
         )
 
 
+def label_headings_negative(records: list[ClauseRecord], taxonomy: Taxonomy) -> int:
+    """Headings state no practice (guideline): a record whose whole text is a heading ("What We
+    Collect", "YOUR CHOICES") is a negative for every label, whatever its source mapped it to.
+    Returns how many records changed."""
+    changed = 0
+    negative = {name: 0 for name in taxonomy.names}
+    for record in records:
+        if record.labels != negative and is_heading(record.text):
+            record.labels = dict(negative)
+            changed += 1
+    return changed
+
+
 def collect_records(cfg: BuildConfig, taxonomy: Taxonomy, stats: dict) -> list[ClauseRecord]:
     """Every record from every source, hand labels joined, licence filter applied."""
     raw = cfg.raw_dir
@@ -300,6 +313,7 @@ def collect_records(cfg: BuildConfig, taxonomy: Taxonomy, stats: dict) -> list[C
     records += labelled
     # After the corpus records too: their known negatives follow the same unmasking rules.
     apply_hand_labels(records, hand, cfg.mined_labels_path)
+    stats["headings_made_negative"] = label_headings_negative(records, taxonomy)
     team: Counter[str] = Counter()
     team_ids: dict[str, str] = {}
     for path in cfg.team_clause_paths:

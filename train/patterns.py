@@ -63,3 +63,19 @@ def may_grant_content_rights(text: str) -> bool:
     """True when `text` could be a grant of rights over user content (the licence pattern or the
     wider rights hint). Sentences for which this is False are safe `content_license` negatives."""
     return mentions_content_license(text) or RIGHTS_HINT_PATTERN.search(text) is not None
+
+
+# ToS;DR case scopes (`scope` column of `data/tosdr_case_map.csv`). A quote of an off-topic case
+# (liability, arbitration, refunds...) is a negative for the data labels only when it names no
+# data at all; a quote of a denial case ("we do not sell your data") only when it states no
+# exception ("... except to our service providers" states the practice).
+DATA_WORDS_PATTERN = re.compile(
+    r"personal|data|information|cookie|collect|shar|disclos|sell|sold|retain|retention|delet"
+    r"|privacy|opt[\s-]?out|consent|track|log|record|stor|content|beacon|pixel|analytic",
+    re.IGNORECASE,
+)
+EXCEPTION_PATTERN = re.compile(
+    r"\b(?:except|unless|other\s+than|but|however|only|apart\s+from|aside\s+from|save\s+for"
+    r"|without\s+your\s+(?:prior\s+|express\s+)?(?:consent|permission)|as\s+described)\b",
+    re.IGNORECASE,
+)

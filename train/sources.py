@@ -17,6 +17,7 @@ from pathlib import Path
 from bs4 import MarkupResemblesLocatorWarning
 
 from train.errors import DataError
+from train.patterns import DATA_WORDS_PATTERN, EXCEPTION_PATTERN
 from train.records import ClauseRecord
 from train.segment import prepare_text, segment_document
 from train.taxonomy import REPO_ROOT, Taxonomy
@@ -67,12 +68,18 @@ def clean_quote(html: str) -> str:
     return _WS.sub(" ", text.replace("\xa0", " ")).strip()
 
 
+CASE_SCOPES = ("", "denial", "off_topic")
+
+
 @dataclass(frozen=True)
 class CaseMapping:
-    """Taxonomy labels a ToS;DR case proves (`positive`) or rules out (`negative`)."""
+    """Taxonomy labels a ToS;DR case proves (`positive`) or rules out (`negative`). `scope` limits
+    the negatives: "denial" cases rule a label out only in quotes that state no exception,
+    "off_topic" cases (liability, arbitration, refunds...) only in quotes that name no data."""
 
     positive: tuple[str, ...]
     negative: tuple[str, ...]
+    scope: str = ""
 
 
 def load_case_map(path: str | Path, taxonomy: Taxonomy) -> dict[str, CaseMapping]:
@@ -93,17 +100,30 @@ def load_case_map(path: str | Path, taxonomy: Taxonomy) -> dict[str, CaseMapping
                     if name not in taxonomy.names:
                         raise DataError(path, f"unknown label {name!r} in {column}", line_no)
                 labels.append(names)
-            mapping = CaseMapping(*labels)
+            scope = (row.get("scope") or "").strip()
+            if scope not in CASE_SCOPES:
+                raise DataError(
+                    path, f"unknown scope {scope!r} (expected one of {CASE_SCOPES[1:]})", line_no
+                )
+            mapping = CaseMapping(*labels, scope=scope)
             table[title] = mapping
             if (row.get("case_id") or "").strip():
                 table[f"id:{row['case_id'].strip()}"] = mapping
     return table
 
 
-def _case_labels(mapping: CaseMapping | None) -> dict[str, int] | None:
-    if mapping is None or not (mapping.positive or mapping.negative):
+def _case_labels(mapping: CaseMapping | None, text: str) -> dict[str, int] | None:
+    """The labels a quote of this case carries; None when it carries none."""
+    if mapping is None:
         return None
-    labels = {name: 0 for name in mapping.negative}
+    negative = mapping.negative
+    if mapping.scope == "denial" and EXCEPTION_PATTERN.search(text):
+        negative = ()
+    elif mapping.scope == "off_topic" and DATA_WORDS_PATTERN.search(text):
+        negative = ()
+    if not (mapping.positive or negative):
+        return None
+    labels = {name: 0 for name in negative}
     labels.update({name: 1 for name in mapping.positive})
     return labels
 
@@ -182,7 +202,7 @@ def load_tosdr_2021(
                     stats.get("tosdr_org_2021/case_recovered_from_tosdhr", 0) + 1
                 )
         # case_map=None lists every usable point (the miner needs them all, mapped or not).
-        labels = {} if case_map is None else _case_labels(case_map.get(case))
+        labels = {} if case_map is None else _case_labels(case_map.get(case), text)
         if labels is None:
             continue
         services = point.get("services") or []
@@ -230,7 +250,7 @@ def load_tosdr_2022(
                 mapping = case_map.get(f"id:{row['CASE_ID'].strip()}") or case_map.get(
                     row["TITLE"].strip()
                 )
-                labels = _case_labels(mapping)
+                labels = _case_labels(mapping, text)
             if not text or labels is None:
                 continue
             yield ClauseRecord(
@@ -316,12 +336,21 @@ def _opp115_value(attributes: dict, name: str) -> str:
     return str((attributes.get(name) or {}).get("value") or "")
 
 
-def _opp115_segment_labels(path: Path) -> dict[int, set[str]]:
-    """Positive taxonomy labels per segment from the consolidated annotations, reading the
-    attributes as well as the category: an annotation whose `Does/Does Not` is "Does Not" (a
-    denial: "we do not collect ...") proves nothing, and third-party tracking or collection on the
-    service is `data_collection` too."""
-    labels: dict[int, set[str]] = {}
+# First-party annotations whose action and collection mode are both unspecified mostly mark
+# segments that only describe a use ("we use your email to send offers"): they prove no collection.
+_OPP115_UNSPECIFIED = {"", "Unspecified", "Other", "not-selected"}
+
+
+def _opp115_segment_labels(path: Path) -> dict[int, dict[str, int]]:
+    """Taxonomy labels per segment from the consolidated annotations, reading the attributes as
+    well as the category: an annotation whose `Does/Does Not` is "Does Not" (a denial: "we do not
+    collect ...") proves nothing; third-party tracking or collection on the service is
+    `data_collection` too. Labels no annotation can settle stay masked (absent): collection in a
+    segment whose only first-party annotations name neither an action nor a collection mode (use
+    only), and `user_control` in "International and Specific Audiences" segments (state privacy
+    rights are choices, children's sections are not)."""
+    positives: dict[int, set[str]] = {}
+    masked: dict[int, set[str]] = {}
     with path.open(encoding="utf-8", newline="") as fh:
         for line_no, row in enumerate(csv.reader(fh), start=1):
             if len(row) < 7 or not row[4].strip().isdigit():
@@ -333,11 +362,21 @@ def _opp115_segment_labels(path: Path) -> dict[int, set[str]]:
                 attributes = json.loads(row[6]) if row[6].strip() else {}
             except json.JSONDecodeError as err:
                 raise DataError(path, f"attributes are not JSON: {err.msg}", line_no) from None
-            found = labels.setdefault(segment, set())
+            found = positives.setdefault(segment, set())
+            unsure = masked.setdefault(segment, set())
+            if category == "International and Specific Audiences":
+                unsure.add("user_control")
             if (
                 category not in OPP115_CATEGORIES
                 or _opp115_value(attributes, "Does/Does Not") == "Does Not"
             ):
+                continue
+            if (
+                category == "First Party Collection/Use"
+                and _opp115_value(attributes, "Action First-Party") in _OPP115_UNSPECIFIED
+                and _opp115_value(attributes, "Collection Mode") in _OPP115_UNSPECIFIED
+            ):
+                unsure.add("data_collection")
                 continue
             found.add(OPP115_CATEGORIES[category])
             if (
@@ -345,7 +384,14 @@ def _opp115_segment_labels(path: Path) -> dict[int, set[str]]:
                 and _opp115_value(attributes, "Action Third Party") in OPP115_THIRD_PARTY_COLLECTS
             ):
                 found.add("data_collection")
-    return labels
+    return {
+        segment: {
+            name: int(name in found)
+            for name in OPP115_LABELS
+            if name in found or name not in masked[segment]
+        }
+        for segment, found in positives.items()
+    }
 
 
 def load_opp115(raw_dir: Path, taxonomy: Taxonomy, stats: dict) -> Iterator[ClauseRecord]:
@@ -365,7 +411,7 @@ def load_opp115(raw_dir: Path, taxonomy: Taxonomy, stats: dict) -> Iterator[Clau
         for index, text in enumerate(read_opp115_segments(path)):
             if not text:
                 continue
-            positives = segment_labels.get(index, set())
+            labels = segment_labels.get(index) or {name: 0 for name in OPP115_LABELS}
             yield ClauseRecord(
                 id=f"opp115-{path.stem}-{index}",
                 text=text,
@@ -373,7 +419,7 @@ def load_opp115(raw_dir: Path, taxonomy: Taxonomy, stats: dict) -> Iterator[Clau
                 service=domain,
                 document=path.stem,
                 license=LICENSES["opp115"],
-                labels={name: int(name in positives) for name in OPP115_LABELS},
+                labels=labels,
             )
 
 
