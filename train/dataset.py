@@ -316,8 +316,9 @@ def collect_records(cfg: BuildConfig, taxonomy: Taxonomy, stats: dict) -> list[C
     stats["headings_made_negative"] = label_headings_negative(records, taxonomy)
     team: Counter[str] = Counter()
     team_ids: dict[str, str] = {}
+    shapes: Counter[str] = Counter()
     for path in cfg.team_clause_paths:
-        for record in sources.load_team_clauses(path, taxonomy, team_ids):
+        for record in sources.load_team_clauses(path, taxonomy, team_ids, shapes):
             records.append(record)
             team["total"] += 1
             team.update(name for name, value in record.labels.items() if value)
@@ -325,6 +326,7 @@ def collect_records(cfg: BuildConfig, taxonomy: Taxonomy, stats: dict) -> list[C
                 not record.labels.get("ai_training") and mentions_ai(record.text)
             )
     stats["team"] = dict(sorted(team.items()))
+    stats["team_shapes"] = dict(sorted(shapes.items()))
     # Mojibake repaired after every label reference has been checked against the raw text.
     repaired = 0
     for record in records:

@@ -510,10 +510,12 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
 
 
 def load_team_clauses(
-    path: Path, taxonomy: Taxonomy, seen: dict[str, str] | None = None
+    path: Path, taxonomy: Taxonomy, seen: dict[str, str] | None = None, shapes=None
 ) -> Iterator[ClauseRecord]:
     """Clauses written for this project: every label is annotated on every clause. `seen` maps ids
-    to where they were first read, so a duplicate across files names both places."""
+    to where they were first read, so a duplicate across files names both places; `shapes` (a
+    Counter) counts the form each clause is written in (`shape`: "list_fragment", "table_cell",
+    ...; "sentence" when not given)."""
     seen = {} if seen is None else seen
     for line_no, line in _lines(path):
         if not line.strip():
@@ -532,6 +534,8 @@ def load_team_clauses(
                 path, f"duplicate id {item['id']!r} (first at {seen[item['id']]})", line_no
             )
         seen[item["id"]] = f"{path}:{line_no}"
+        if shapes is not None:
+            shapes[str(item.get("shape") or "sentence")] += 1
         for name in item["labels"]:
             if name not in taxonomy.names:
                 raise DataError(path, f"unknown label {name!r}", line_no)
