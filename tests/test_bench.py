@@ -80,3 +80,45 @@ def test_gold_rates_from_the_labelled_documents_of_a_build(tmp_path):
     text = format_rates({"torch": {"flag_rate": {"a": 0.25, "b": 0.0}}}, gold)
     assert text.splitlines()[1].split() == ["a", "0.100", "0.250"]
     assert labelled_gold_rates(tmp_path / "missing") is None
+
+
+def test_big_diff_versions_come_from_disjoint_documents(tmp_path):
+    from fixture_builder import RAW
+
+    from train.bench_diff import make_versions
+
+    old, new = make_versions(RAW, 200, 7, tmp_path)
+    old_text, new_text = old.read_text(encoding="utf-8"), new.read_text(encoding="utf-8")
+    assert len(old_text.encode()) >= 200 and len(new_text.encode()) >= 200
+    corpus = sorted((RAW / "tosdr_corpus_text/corpus/text").glob("*.txt"))
+    in_old = {p.name for p in corpus if p.read_text(encoding="utf-8").strip() in old_text}
+    in_new = {p.name for p in corpus if p.read_text(encoding="utf-8").strip() in new_text}
+    assert in_old and in_new and not in_old & in_new
+    with pytest.raises(ValueError, match="less than"):
+        make_versions(RAW, 10_000, 7, tmp_path)
+
+
+def test_big_diff_reports_its_parts_from_a_separate_process(tiny_export, tmp_path):
+    from fixture_builder import RAW
+
+    from train.bench_diff import format_result, measure
+    from train.diff import diff_documents, read_version
+
+    result = measure(str(tiny_export), RAW, tmp_path / "work", 200, 7, "onnx-int8")
+    assert "error" not in result, result
+    assert result["backend"] == "onnx-int8"
+    # The same clause counts as a diff run here on the same two files.
+    old, new = tmp_path / "work/old.txt", tmp_path / "work/new.txt"
+    direct = diff_documents(
+        ClausePredictor(tiny_export, backend="onnx-int8"), read_version(old)[0], read_version(new)[0]
+    )
+    assert (result["old_clauses"], result["new_clauses"]) == (
+        direct["old_clauses"],
+        direct["new_clauses"],
+    )
+    assert result["wall_s"] > result["load_s"] + result["segment_s"]
+    assert 50 < result["peak_rss_mb"] < 8000
+    line = format_result(result)
+    assert f"{result['old_clauses']:,} and {result['new_clauses']:,} clauses" in line
+    failed = measure(str(tmp_path / "no-model"), RAW, tmp_path / "work2", 200, 7, "onnx-int8")
+    assert "cannot load model" in failed["error"]

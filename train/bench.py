@@ -386,6 +386,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-ota", action="store_true")
     parser.add_argument("--ota-backend", default="torch", help="backend for the real-world table")
+    parser.add_argument("--skip-diff", action="store_true", help="skip the large-diff timing")
+    parser.add_argument(
+        "--diff-bytes", type=int, default=2_000_000, help="size of each version in the diff timing"
+    )
+    parser.add_argument("--diff-backend", default="onnx-int8", help="backend for the diff timing")
     args = parser.parse_args(argv)
     model_dir = Path(args.model)
     export_dir = Path(args.export) if args.export else model_dir.resolve().parent / "export"
@@ -410,6 +415,13 @@ def main(argv: list[str] | None = None) -> dict:
         report["labelled_document_gold_rates"] = labelled_gold_rates(Path(args.data))
         print("share of corpus clauses flagged, beside the gold rate of the labelled documents")
         print(format_rates(report["speed"], report["labelled_document_gold_rates"]))
+    if not args.skip_diff:
+        from train import bench_diff
+
+        report["big_diff"] = bench_diff.measure(
+            str(export_dir), raw_dir, out / "big_diff", args.diff_bytes, args.seed, args.diff_backend
+        )
+        print(bench_diff.format_result(report["big_diff"]))
     if not args.skip_ota:
         report["ota"] = ota_quality(model_dir, raw_dir, Path(args.data), args.ota_backend)
         print(format_ota(report["ota"]))

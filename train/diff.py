@@ -27,6 +27,7 @@ import json
 import logging
 import re
 import sys
+import time
 from collections.abc import Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -80,11 +81,13 @@ class CachedScorer:
         self.batch_size = batch_size
         self.cache: dict[str, tuple[dict[str, float], list[str]]] = {}
         self.vectors: dict[str, np.ndarray] = {}
+        self.seconds = 0.0  # time spent in the model, all calls together
 
     def _fill(self, texts: Sequence[str]) -> None:
         todo = list(dict.fromkeys(t for t in texts if t not in self.cache))
         if not todo:
             return
+        started = time.perf_counter()
         if self.with_embeddings:
             probs, vectors = self.predictor.predict_with_embeddings(todo, self.batch_size)
             self.vectors.update(zip(todo, np.asarray(vectors, dtype=np.float32), strict=True))
@@ -95,6 +98,7 @@ class CachedScorer:
         for text, p, f in zip(todo, probs, flags, strict=True):
             scores = {n: round(float(v), 6) for n, v in zip(self.labels, p, strict=True)}
             self.cache[text] = (scores, [n for n, on in zip(self.labels, f, strict=True) if on])
+        self.seconds += time.perf_counter() - started
 
     def score(self, texts: Sequence[str]) -> list[tuple[dict[str, float], list[str]]]:
         """(scores by label, flagged labels) for each text."""
@@ -169,9 +173,11 @@ def diff_documents(
     scorer: CachedScorer | None = None,
     margin: float = DEFAULT_MARGIN,
     use_meaning: bool = True,
+    timings: dict | None = None,
 ) -> dict:
     """Align, score and compare two versions of a document (`fmt`: txt, md or html; `new_fmt`
-    when the new version has another format). Returns a JSON-ready dict:
+    when the new version has another format); `timings`, when given, receives the seconds spent
+    segmenting, in the model and aligning. Returns a JSON-ready dict:
 
     - `counts`: clauses per change kind; `old_clauses`, `new_clauses`; `alignment` (its cost);
     - `label_changes`: per label, `change` (granted, widened, reworded, narrowed, withdrawn,
@@ -191,9 +197,11 @@ def diff_documents(
     from train.segment import segment_document
 
     scorer = scorer or CachedScorer(predictor)
+    started, model_before = time.perf_counter(), scorer.seconds
     max_chars = _max_chars(predictor)
     _, old_clauses = segment_document(old_text, fmt, max_chars=max_chars)
     _, new_clauses = segment_document(new_text, new_fmt or fmt, max_chars=max_chars)
+    segmented = time.perf_counter()
     old_texts = [c.text for c in old_clauses]
     new_texts = [c.text for c in new_clauses]
 
@@ -212,6 +220,11 @@ def diff_documents(
         stats=stats,
     )
     scorer.score(old_texts + new_texts)
+    if timings is not None:
+        model_s = scorer.seconds - model_before
+        timings["segment_s"] = segmented - started
+        timings["model_s"] = model_s
+        timings["align_s"] = time.perf_counter() - segmented - model_s
     labels, thresholds = scorer.labels, scorer.thresholds
 
     pairs = [
