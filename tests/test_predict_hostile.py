@@ -15,47 +15,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from fakes import LABELS, FakePredictor
 
 import train.batch as batch
 from train.batch import LOCK_FILE, RunError, main, position_limit, predict_corpus, read_document
-
-LABELS = [
-    "ai_training",
-    "content_license",
-    "data_collection",
-    "data_sharing",
-    "data_retention",
-    "terms_change",
-    "user_control",
-]
-
-
-class FakePredictor:
-    """ClausePredictor interface: ai_training when a clause says "train" (without "not");
-    records the size of every scoring call."""
-
-    def __init__(self, max_length: int = 64) -> None:
-        self.labels = list(LABELS)
-        self.thresholds = np.full(len(LABELS), 0.5)
-        self.meta = SimpleNamespace(max_length=max_length)
-        self.backend_name = "torch"
-        self.calls: list[int] = []
-        self.scored: list[str] = []
-        self.fail_on_call: int | None = None
-
-    def predict_proba(self, texts, batch_size=64):
-        self.calls.append(len(texts))
-        if len(self.calls) == self.fail_on_call:
-            raise KeyboardInterrupt("simulated kill")
-        self.scored += list(texts)
-        probs = np.full((len(texts), len(LABELS)), 0.1, dtype=np.float32)
-        for i, t in enumerate(texts):
-            if "train" in t.lower() and "not" not in t.lower():
-                probs[i, 0] = 0.9
-        return probs
-
-    def flag(self, probs):
-        return (np.asarray(probs) >= self.thresholds).astype(np.int64)
 
 
 def run(tmp_path: Path, inputs, out: Path | None = None, **kwargs) -> SimpleNamespace:

@@ -11,7 +11,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_diff import CHANGE, COLLECT, LICENCE, NO_TRAIN, OPT_OUT, TRAIN, FakePredictor, doc
+from fakes import FakePredictor
+from test_diff import CHANGE, COLLECT, LICENCE, NO_TRAIN, OPT_OUT, TRAIN, doc
 
 from train.watch import find_histories, main, pair_snapshots
 
