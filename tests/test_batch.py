@@ -16,7 +16,6 @@ import pytest
 from fakes import LABELS, FakePredictor
 
 from train.batch import (
-    RunError,
     SkipDocument,
     expand_inputs,
     main,
@@ -24,6 +23,7 @@ from train.batch import (
     predict_corpus,
     read_document,
 )
+from train.errors import RunError
 from train.segment import prepare_text
 
 REPO = Path(__file__).resolve().parent.parent

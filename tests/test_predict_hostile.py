@@ -18,7 +18,9 @@ import pytest
 from fakes import LABELS, FakePredictor
 
 import train.batch as batch
-from train.batch import LOCK_FILE, RunError, main, position_limit, predict_corpus, read_document
+from train.batch import main, position_limit, predict_corpus, read_document
+from train.errors import RunError
+from train.outputs import LOCK_FILE, _tmp_path
 
 
 def run(tmp_path: Path, inputs, out: Path | None = None, **kwargs) -> SimpleNamespace:
@@ -332,7 +334,7 @@ def test_second_run_into_a_locked_folder_exits_2(tmp_path, tiny_trained_model, c
 
 
 def test_temporary_names_are_unique_per_process_and_call(tmp_path):
-    names = {batch._tmp_path(tmp_path / "clauses.jsonl").name for _ in range(20)}
+    names = {_tmp_path(tmp_path / "clauses.jsonl").name for _ in range(20)}
     assert len(names) == 20
     assert all(n.startswith(".clauses.jsonl.") and n.endswith(".tmp") for n in names)
 

@@ -50,6 +50,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from train.errors import RunError
+from train.outputs import (
+    CLAUSES_FILE,
+    DOCUMENTS_FILE,
+    PARTS_DIR,
+    REPORT_FILE,
+    RUN_FILE,
+    SKIPPED_FILE,
+    _check_output_path,
+    _tmp_path,
+    lock_output,
+    write_atomic,
+)
+
 logger = logging.getLogger("clausewatch.batch")
 
 # Suffix -> format. Documents are segmented; clause files are scored record by record.
@@ -77,13 +91,6 @@ LANGUAGE_SAMPLE = 25  # clauses per document (or clause-file block) sent to lang
 CONTEXT_CHARS = 160  # text shown around a flagged clause in report.html
 RUN_FORMAT = 1
 
-CLAUSES_FILE = "clauses.jsonl"
-DOCUMENTS_FILE = "documents.csv"
-SKIPPED_FILE = "skipped.csv"
-REPORT_FILE = "report.html"
-RUN_FILE = "run.json"
-PARTS_DIR = "parts"
-LOCK_FILE = ".clausewatch.lock"  # held by the run writing into the output folder
 
 _BINARY_MAGIC = {
     b"%PDF-": "PDF document",
@@ -102,11 +109,6 @@ _BOMS = [
     (b"\xff\xfe", "utf-16"),
     (b"\xfe\xff", "utf-16"),
 ]
-
-
-class RunError(Exception):
-    """A problem that stops the whole run: bad model, bad output path, or an output folder that
-    belongs to another model. The command line prints it on one line and exits with status 2."""
 
 
 class SkipDocument(Exception):
@@ -791,26 +793,6 @@ def _clause_file_units(
 # ---------------------------------------------------------------------------------------------
 
 
-def _tmp_path(path: Path) -> Path:
-    """A temporary name beside `path`, unique to this process and call (hidden, `.tmp`)."""
-    return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp")
-
-
-def write_atomic(path: Path, write) -> None:
-    """Write through `write(fh)` into a temporary file beside `path`, then rename it into place,
-    so a kill leaves either the old file or the new one, never half of one."""
-    tmp = _tmp_path(path)
-    try:
-        with tmp.open("w", encoding="utf-8", newline="") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def _unit_summary(unit: _Unit, flags: list[list[int]], lang: dict[str, int]) -> dict:
     counts = [int(sum(col)) for col in zip(*flags, strict=True)] if flags else []
     return {
@@ -967,37 +949,6 @@ def model_fingerprint(model_dir: str | Path, backend: str) -> str:
             for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
-
-
-def _check_output_path(output_dir: Path) -> None:
-    if output_dir.exists() and not output_dir.is_dir():
-        raise RunError(f"output path {output_dir} exists and is not a folder")
-    parent = output_dir
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise RunError(f"output path {output_dir}: {parent} is not a writable folder")
-
-
-def lock_output(output_dir: Path, tool: str = "predict"):
-    """Create the output folder and take its lock (`LOCK_FILE`, a `filelock.FileLock`) without
-    waiting: two runs writing into one folder would delete each other's files. Released by the
-    caller (`lock.release()`); the operating system releases it when a run is killed."""
-    from filelock import FileLock, Timeout
-
-    lock_path = output_dir / LOCK_FILE
-    try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(lock_path, blocking=False)
-        lock.acquire()
-    except Timeout:
-        raise RunError(
-            f"another {tool} run is writing into {output_dir} (it holds {lock_path}); "
-            "wait for it to finish, or choose another --output"
-        ) from None
-    except OSError as err:
-        raise RunError(f"output path {output_dir}: cannot lock it: {err}") from err
-    return lock
 
 
 def _prepare_run(output_dir: Path, run_info: dict, overwrite: bool) -> dict:

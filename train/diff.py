@@ -43,13 +43,13 @@ from train.align import (
 from train.batch import (
     DOCUMENT_FORMATS,
     REPORT_CSS,
-    RunError,
     SkipDocument,
     configure_logging,
     load_predictor,
     max_chars_for,
     read_document,
 )
+from train.errors import RunError
 from train.label_changes import (
     DEFAULT_MARGIN,
     GAINS,

@@ -44,13 +44,10 @@ from pathlib import Path
 from train.batch import (
     DOCUMENT_FORMATS,
     REPORT_CSS,
-    RunError,
     SkipDocument,
     configure_logging,
     load_predictor,
-    lock_output,
     model_fingerprint,
-    write_atomic,
 )
 from train.diff import (
     CachedScorer,
@@ -61,7 +58,9 @@ from train.diff import (
     read_version,
     version_date,
 )
+from train.errors import RunError
 from train.label_changes import DEFAULT_MARGIN, GAINS, LABEL_CHANGES
+from train.outputs import lock_output, write_atomic
 from train.pages import render_page
 
 logger = logging.getLogger("clausewatch.watch")
