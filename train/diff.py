@@ -57,6 +57,7 @@ from train.label_changes import (
     is_heading,
     label_changes,
 )
+from train.outputs import write_atomic
 from train.pages import render_page
 
 logger = logging.getLogger("clausewatch.diff")
@@ -556,9 +557,7 @@ def _split_fail_on(args: argparse.Namespace) -> None:
 def _write(path: Path, text: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        write_atomic(path, lambda fh: fh.write(text))
     except OSError as err:
         raise RunError(f"cannot write {path}: {err.strerror or err}") from err
 

@@ -11,7 +11,6 @@ Outputs, in `<run>/eval/` by default: `metrics.json`, `predictions.jsonl`, `pr_<
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from train.clause_files import read_clause_file
 from train.errors import ConfigError, DataError
 from train.evaluate_metric import compute_masked_metrics
 from train.metrics import apply_thresholds, bootstrap_f1_ci, label_metrics
+from train.outputs import write_atomic
 from train.taxonomy import REPO_ROOT, Taxonomy
 
 SYSTEMS = ("model", "tfidf_logreg", "keyword")
@@ -290,12 +290,6 @@ def _example(row: dict, score: float) -> dict:
 # ----------------------------------------------------------------------------- outputs
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_predictions(
     path: Path,
     rows: Sequence[dict],
@@ -318,7 +312,8 @@ def write_predictions(
             "not_annotated": [name for j, name in enumerate(label_names) if not mask[i, j]],
         }
         lines.append(json.dumps(item, ensure_ascii=False))
-    _write_atomic(path, "\n".join(lines) + "\n")
+    text = "\n".join(lines) + "\n"
+    write_atomic(path, lambda fh: fh.write(text))
 
 
 # Distinct dashes, so that systems with identical curves (easy data) stay visible.
@@ -512,7 +507,7 @@ def write_report(
         fmt=_fmt,
         ci=_ci,
     )
-    _write_atomic(path, html)
+    write_atomic(path, lambda fh: fh.write(html))
 
 
 def format_table(results: dict, label_names: Sequence[str]) -> str:
@@ -673,7 +668,8 @@ def evaluate_model(
 
     # --- write
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2, default=float) + "\n")
+    metrics_text = json.dumps(metrics, indent=2, default=float) + "\n"
+    write_atomic(out_dir / "metrics.json", lambda fh: fh.write(metrics_text))
     write_predictions(
         out_dir / "predictions.jsonl",
         rows,
