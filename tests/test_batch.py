@@ -16,13 +16,11 @@ import pytest
 from fakes import LABELS, FakePredictor
 
 from train.batch import (
-    SkipDocument,
-    expand_inputs,
     main,
     max_chars_for,
     predict_corpus,
-    read_document,
 )
+from train.documents import SkipDocument, expand_inputs, read_document
 from train.errors import RunError
 from train.segment import prepare_text
 

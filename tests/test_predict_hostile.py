@@ -18,7 +18,9 @@ import pytest
 from fakes import LABELS, FakePredictor
 
 import train.batch as batch
-from train.batch import main, position_limit, predict_corpus, read_document
+import train.documents as documents
+from train.batch import main, position_limit, predict_corpus
+from train.documents import read_document
 from train.errors import RunError
 from train.outputs import LOCK_FILE, _tmp_path
 
@@ -282,14 +284,14 @@ def test_the_current_output_folder_is_never_walked(tmp_path, monkeypatch):
     out = corpus / "out"
     run(tmp_path, [corpus], out)
     walked: list[str] = []
-    real_walk = batch.os.walk
+    real_walk = documents.os.walk
 
     def spy(top, *args, **kwargs):
         for root, dirs, files in real_walk(top, *args, **kwargs):
             walked.append(root)
             yield root, dirs, files
 
-    monkeypatch.setattr(batch.os, "walk", spy)
+    monkeypatch.setattr(documents.os, "walk", spy)
     again = run(tmp_path, [corpus], out, overwrite=True)
     assert [d["doc_id"] for d in again.documents] == [_id(corpus / "a.txt")]
     assert not any(Path(w).resolve() == out.resolve() or "parts" in w for w in walked)
@@ -297,7 +299,7 @@ def test_the_current_output_folder_is_never_walked(tmp_path, monkeypatch):
 
 
 def _id(path: Path) -> str:
-    return batch._doc_id(path.resolve())
+    return documents._doc_id(path.resolve())
 
 
 # ---------------------------------------------------------------------------------------------

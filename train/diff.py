@@ -41,14 +41,12 @@ from train.align import (
     align_clauses,
 )
 from train.batch import (
-    DOCUMENT_FORMATS,
     REPORT_CSS,
-    SkipDocument,
     configure_logging,
     load_predictor,
     max_chars_for,
-    read_document,
 )
+from train.documents import DOCUMENT_FORMATS, SkipDocument, read_document
 from train.errors import RunError
 from train.label_changes import (
     DEFAULT_MARGIN,

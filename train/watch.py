@@ -42,9 +42,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from train.batch import (
-    DOCUMENT_FORMATS,
     REPORT_CSS,
-    SkipDocument,
     configure_logging,
     load_predictor,
     model_fingerprint,
@@ -58,6 +56,7 @@ from train.diff import (
     read_version,
     version_date,
 )
+from train.documents import DOCUMENT_FORMATS, SkipDocument
 from train.errors import RunError
 from train.label_changes import DEFAULT_MARGIN, GAINS, LABEL_CHANGES
 from train.outputs import lock_output, write_atomic
