@@ -15,13 +15,10 @@ from types import SimpleNamespace
 import pytest
 from fakes import LABELS, FakePredictor
 
-from train.batch import (
-    main,
-    max_chars_for,
-    predict_corpus,
-)
+from train.batch import main, predict_corpus
 from train.documents import SkipDocument, expand_inputs, read_document
 from train.errors import RunError
+from train.predictor import max_chars_for
 from train.segment import prepare_text
 
 REPO = Path(__file__).resolve().parent.parent

@@ -19,10 +19,11 @@ from fakes import LABELS, FakePredictor
 
 import train.batch as batch
 import train.documents as documents
-from train.batch import main, position_limit, predict_corpus
+from train.batch import main, predict_corpus
 from train.documents import read_document
 from train.errors import RunError
 from train.outputs import LOCK_FILE, _tmp_path
+from train.predictor import max_chars_for, position_limit
 
 
 def run(tmp_path: Path, inputs, out: Path | None = None, **kwargs) -> SimpleNamespace:
@@ -515,7 +516,7 @@ def test_max_length_beyond_the_model_is_clamped_at_load(tmp_path, tiny_trained_m
     assert read_csv(tmp_path / "out" / "skipped.csv") == []  # no "scoring failed" record
     assert summary["clauses"] >= 1
     run_info = json.loads((tmp_path / "out" / "run.json").read_text())
-    assert run_info["max_chars"] == batch.max_chars_for(64)
+    assert run_info["max_chars"] == max_chars_for(64)
 
 
 @pytest.mark.parametrize(
