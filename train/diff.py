@@ -40,7 +40,7 @@ from train.align import (
     AlignmentStats,
     align_clauses,
 )
-from train.batch import REPORT_CSS, configure_logging
+from train.cli import configure_logging
 from train.documents import DOCUMENT_FORMATS, SkipDocument, read_document
 from train.errors import RunError
 from train.label_changes import (
@@ -52,6 +52,7 @@ from train.label_changes import (
 )
 from train.outputs import write_atomic
 from train.pages import render_page
+from train.predict_report import REPORT_CSS
 from train.predictor import load_predictor, max_chars_for
 
 logger = logging.getLogger("clausewatch.diff")

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from train.batch import REPORT_CSS, configure_logging
+from train.cli import configure_logging
 from train.diff import (
     CachedScorer,
     _max_chars,
@@ -56,6 +56,7 @@ from train.errors import RunError
 from train.label_changes import DEFAULT_MARGIN, GAINS, LABEL_CHANGES
 from train.outputs import lock_output, write_atomic
 from train.pages import render_page
+from train.predict_report import REPORT_CSS
 from train.predictor import load_predictor, model_fingerprint
 
 logger = logging.getLogger("clausewatch.watch")
