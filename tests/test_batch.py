@@ -1,4 +1,4 @@
-"""Batch inference (`train.batch`, `scripts/predict.py`) on the tiny fine-tuned model: every input
+"""Batch inference (`train.predict`, `scripts/predict.py`) on the tiny fine-tuned model: every input
 format, offsets, outputs, bad files, encodings, language, resume after a kill, and the CLI."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from types import SimpleNamespace
 import pytest
 from fakes import LABELS, FakePredictor
 
-from train.batch import main, predict_corpus
 from train.documents import SkipDocument, expand_inputs, read_document
 from train.errors import RunError
+from train.predict import main, predict_corpus
 from train.predictor import max_chars_for
 from train.segment import prepare_text
 
@@ -559,7 +559,7 @@ def test_cli_runs_and_no_input_exits_2(tmp_path, tiny_trained_model, capsys):
 
 
 def test_script_starts_without_torch_and_reports_a_bad_model(tmp_path):
-    code = "import sys, train.batch, train.diff; print('torch' in sys.modules, 'train.training' in sys.modules)"
+    code = "import sys, train.predict, train.diff; print('torch' in sys.modules, 'train.training' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )

@@ -1,4 +1,4 @@
-"""Hostile inputs to batch inference (`train.batch`, `scripts/predict.py`), issue 12: damaged
+"""Hostile inputs to batch inference (`train.predict`, `scripts/predict.py`), issue 12: damaged
 UTF-8, one huge document, earlier output folders among the inputs, two runs into one folder,
 malformed CSV, colliding ids, a max_length beyond the model, Chinese and Japanese documents, and
 the exit statuses. Deterministic fake predictors keep these fast; the tiny model only where the
@@ -17,12 +17,14 @@ import numpy as np
 import pytest
 from fakes import LABELS, FakePredictor
 
-import train.batch as batch
 import train.documents as documents
-from train.batch import main, predict_corpus
+import train.predict as predict
+import train.predict_scoring as predict_scoring
+import train.predict_units as predict_units
 from train.documents import read_document
 from train.errors import RunError
 from train.outputs import LOCK_FILE, _tmp_path
+from train.predict import main, predict_corpus
 from train.predictor import max_chars_for, position_limit
 
 
@@ -171,7 +173,7 @@ def test_large_document_is_scored_in_bounded_blocks(tmp_path, monkeypatch, name,
     chunks: list[int] = []  # clauses scored together
     from train import segment
 
-    real_segment, real_score = segment.segment_text, batch._score_chunk
+    real_segment, real_score = segment.segment_text, predict_scoring._score_chunk
 
     def spy_segment(piece, **kwargs):
         windows.append(len(piece))
@@ -182,8 +184,8 @@ def test_large_document_is_scored_in_bounded_blocks(tmp_path, monkeypatch, name,
         return real_score(predictor, chunk, batch_size)
 
     monkeypatch.setattr(segment, "segment_text", spy_segment)
-    monkeypatch.setattr(batch, "_score_chunk", spy_score)
-    monkeypatch.setattr(batch, "SEGMENT_WINDOW", 300)
+    monkeypatch.setattr(predict_scoring, "_score_chunk", spy_score)
+    monkeypatch.setattr(predict_units, "SEGMENT_WINDOW", 300)
     split = run(
         tmp_path,
         [tmp_path / "in"],
@@ -219,11 +221,13 @@ def test_forward_passes_hold_a_bounded_number_of_tokens(lengths, batch_size, max
     def spy(batch_texts, batch_size=64):
         sizes.append((len(batch_texts), batch_size))
         longest = max(min(256, len(t) // 3 + 2) for t in batch_texts)
-        assert min(batch_size, len(batch_texts)) * longest <= max(batch.MAX_BATCH_TOKENS, longest)
+        assert min(batch_size, len(batch_texts)) * longest <= max(
+            predict_scoring.MAX_BATCH_TOKENS, longest
+        )
         return inner(batch_texts, batch_size)
 
     predictor.predict_proba = spy
-    probs = batch._predict_bounded(predictor, texts, batch_size)
+    probs = predict_scoring._predict_bounded(predictor, texts, batch_size)
     assert np.array_equal(probs, FakePredictor().predict_proba(texts))  # input order kept
     assert max(min(n, size) for n, size in sizes) == max_call  # clauses in one forward pass
 
@@ -569,7 +573,7 @@ def test_exit_status_of_failures(tmp_path, monkeypatch, capsys, error, status, l
     def fail(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(batch, "predict_corpus", fail)
+    monkeypatch.setattr(predict, "predict_corpus", fail)
     argv = ["--model", str(tmp_path), "--output", str(tmp_path / "o"), str(tmp_path)]
     assert main(argv) == status
     assert capsys.readouterr().err.strip().splitlines()[-1] == last_line
@@ -579,6 +583,6 @@ def test_usage_error_exits_2_and_the_epilog_documents_the_statuses(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--output", "o"])
     assert exc.value.code == 2
-    epilog = batch.build_parser().epilog
+    epilog = predict.build_parser().epilog
     for part in ("0 the run finished", "2 usage or input error", "3 internal error"):
         assert part in epilog
