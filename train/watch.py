@@ -45,12 +45,12 @@ from train.cli import configure_logging
 from train.diff import (
     CachedScorer,
     _max_chars,
-    _word_diff,
     add_model_arguments,
     diff_documents,
     read_version,
     version_date,
 )
+from train.diff_report import _word_diff
 from train.documents import DOCUMENT_FORMATS, SkipDocument
 from train.errors import RunError
 from train.label_changes import DEFAULT_MARGIN, GAINS, LABEL_CHANGES
