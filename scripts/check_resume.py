@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from train.batch import predict_corpus
 from train.jsonio import iter_jsonl
+from train.predict import predict_corpus
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -6,12 +6,12 @@ Exit status: 0 the run finished (bad files are listed in skipped.csv), 2 usage o
 (bad arguments, no input document, unusable model or output folder, or another run writing into
 it), 3 internal error, 130 interrupted (rerun to resume); 1 is reserved for a `--fail-on` option.
 
-The logic lives in `train.batch` (`predict_corpus` for use from Python).
+The logic lives in `train.predict` (`predict_corpus` for use from Python).
 """
 
 import sys
 
-from train.batch import main
+from train.predict import main
 
 if __name__ == "__main__":
     sys.exit(main())

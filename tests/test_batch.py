@@ -1,4 +1,4 @@
-"""Batch inference (`train.batch`, `scripts/predict.py`) on the tiny fine-tuned model: every input
+"""Batch inference (`train.predict`, `scripts/predict.py`) on the tiny fine-tuned model: every input
 format, offsets, outputs, bad files, encodings, language, resume after a kill, and the CLI."""
 
 from __future__ import annotations
@@ -12,30 +12,16 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
+from fakes import LABELS, FakePredictor
 
-from train.batch import (
-    RunError,
-    SkipDocument,
-    expand_inputs,
-    main,
-    max_chars_for,
-    predict_corpus,
-    read_document,
-)
+from train.documents import SkipDocument, expand_inputs, read_document
+from train.errors import RunError
+from train.predict import main, predict_corpus
+from train.predictor import max_chars_for
 from train.segment import prepare_text
 
 REPO = Path(__file__).resolve().parent.parent
-LABELS = [
-    "ai_training",
-    "content_license",
-    "data_collection",
-    "data_sharing",
-    "data_retention",
-    "terms_change",
-    "user_control",
-]
 
 POLICY_MD = """# Privacy Policy
 
@@ -295,34 +281,6 @@ def test_report_is_written_with_a_summary(full_run):
     assert f'<td class="n">{full_run.summary["clauses"]}</td>' in html
 
 
-class KeywordPredictor:
-    """ClausePredictor interface with deterministic flags: ai_training when a clause mentions
-    "train" without "not"; counts the texts it scores; can fail on a given call (a "kill")."""
-
-    def __init__(self, fail_on_call: int | None = None) -> None:
-        self.labels = list(LABELS)
-        self.thresholds = np.full(len(LABELS), 0.5)
-        self.meta = SimpleNamespace(max_length=64)
-        self.backend_name = "torch"
-        self.fail_on_call = fail_on_call
-        self.calls = 0
-        self.scored: list[str] = []
-
-    def predict_proba(self, texts, batch_size=64):
-        self.calls += 1
-        if self.calls == self.fail_on_call:
-            raise KeyboardInterrupt("simulated kill")
-        self.scored += list(texts)
-        probs = np.full((len(texts), len(LABELS)), 0.1, dtype=np.float32)
-        for i, t in enumerate(texts):
-            if "train" in t.lower() and "not" not in t.lower():
-                probs[i, 0] = 0.9
-        return probs
-
-    def flag(self, probs):
-        return (np.asarray(probs) >= self.thresholds).astype(np.int64)
-
-
 def test_report_highlights_flagged_clauses_escaped(tmp_path, tiny_trained_model):
     (tmp_path / "a.txt").write_text(
         "Intro text that sets the scene for readers.\n\n"
@@ -334,7 +292,7 @@ def test_report_highlights_flagged_clauses_escaped(tmp_path, tiny_trained_model)
         tiny_trained_model,
         [tmp_path / "a.txt"],
         tmp_path / "out",
-        predictor=KeywordPredictor(),
+        predictor=FakePredictor(),
         progress=False,
     )
     assert summary["labels"]["ai_training"] == {"clauses": 1, "documents": 1}
@@ -450,7 +408,7 @@ def test_resume_refuses_another_model(tmp_path, tiny_trained_model):
     corpus = tmp_path / "corpus"
     _write_resume_corpus(corpus)
     predict_corpus(
-        tiny_trained_model, [corpus], tmp_path / "out", predictor=KeywordPredictor(), progress=False
+        tiny_trained_model, [corpus], tmp_path / "out", predictor=FakePredictor(), progress=False
     )
     run = json.loads((tmp_path / "out" / "run.json").read_text())
     run["fingerprint"] = "another model"
@@ -460,10 +418,10 @@ def test_resume_refuses_another_model(tmp_path, tiny_trained_model):
             tiny_trained_model,
             [corpus],
             tmp_path / "out",
-            predictor=KeywordPredictor(),
+            predictor=FakePredictor(),
             progress=False,
         )
-    fresh = KeywordPredictor()
+    fresh = FakePredictor()
     predict_corpus(
         tiny_trained_model,
         [corpus],
@@ -489,7 +447,7 @@ class FakeOnnxBackend:
 
     def predict_proba(self, texts, batch_size=64):
         self.scored += list(texts)
-        return KeywordPredictor().predict_proba(texts, batch_size)
+        return FakePredictor().predict_proba(texts, batch_size)
 
 
 def test_onnx_backend_goes_through_clause_predictor(tmp_path, tiny_trained_model, monkeypatch):
@@ -525,7 +483,7 @@ def test_oversized_documents_and_clause_files_without_text_are_skipped(
         tiny_trained_model,
         [tmp_path],
         tmp_path / "out",
-        predictor=KeywordPredictor(),
+        predictor=FakePredictor(),
         progress=False,
         max_document_bytes=200,
     )
@@ -601,7 +559,7 @@ def test_cli_runs_and_no_input_exits_2(tmp_path, tiny_trained_model, capsys):
 
 
 def test_script_starts_without_torch_and_reports_a_bad_model(tmp_path):
-    code = "import sys, train.batch, train.diff; print('torch' in sys.modules, 'train.training' in sys.modules)"
+    code = "import sys, train.predict, train.diff; print('torch' in sys.modules, 'train.training' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )
@@ -624,7 +582,7 @@ def test_script_starts_without_torch_and_reports_a_bad_model(tmp_path):
     assert proc.stderr.strip().splitlines()[-1].startswith("error: cannot load model")
 
 
-class PoisonPredictor(KeywordPredictor):
+class PoisonPredictor(FakePredictor):
     """Raises on any batch that holds the word POISON, as a tokenizer does on text it cannot take."""
 
     def predict_proba(self, texts, batch_size=64):

@@ -8,48 +8,12 @@ import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
+from fakes import LABELS, FakePredictor
 
 from train.diff import align_clauses, diff_documents, diff_history, main, version_date
 
 REPO = Path(__file__).resolve().parent.parent
-
-LABELS = [
-    "ai_training",
-    "content_license",
-    "data_collection",
-    "data_sharing",
-    "data_retention",
-    "terms_change",
-    "user_control",
-]
-
-
-class FakePredictor:
-    """The ClausePredictor interface with rules instead of a model: `ai_training` when a clause
-    says "train" and not "not"; `content_license` when it says "perpetual". Records what it scores."""
-
-    def __init__(self) -> None:
-        self.labels = list(LABELS)
-        self.thresholds = np.full(len(LABELS), 0.5)
-        self.meta = SimpleNamespace(max_length=128)
-        self.scored: list[str] = []
-
-    def predict_proba(self, texts, batch_size=64):
-        self.scored += list(texts)
-        probs = np.full((len(texts), len(LABELS)), 0.1)
-        for i, text in enumerate(texts):
-            t = text.lower()
-            if "train" in t and "not" not in t:
-                probs[i, 0] = 0.9
-            if "perpetual" in t:
-                probs[i, 1] = 0.8
-        return probs
-
-    def flag(self, probs):
-        return (np.asarray(probs) >= self.thresholds).astype(np.int64)
-
 
 LICENCE = "You grant us a worldwide licence to host your content so we can run the service."
 COLLECT = "We collect your location and device information when you use the service."

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from train.baselines import KeywordBaseline, TfidfLogRegBaseline
-from train.evaluation import SYSTEMS, main, worst_errors, write_report
+from train.evaluation import main, worst_errors
+from train.evaluation_report import SYSTEMS, write_report
 from train.metrics import multilabel_metrics
 from train.taxonomy import load_taxonomy
 
@@ -266,7 +267,7 @@ def test_missing_model_or_data_is_one_clear_line(tiny_trained_model, tmp_path):
 
 
 def test_printed_summary_leads_with_real_clauses(evaluated):
-    from train.evaluation import summary_text
+    from train.evaluation_report import summary_text
 
     _, metrics = evaluated
     text = summary_text(metrics, "test", NAMES)

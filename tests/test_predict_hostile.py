@@ -1,4 +1,4 @@
-"""Hostile inputs to batch inference (`train.batch`, `scripts/predict.py`), issue 12: damaged
+"""Hostile inputs to batch inference (`train.predict`, `scripts/predict.py`), issue 12: damaged
 UTF-8, one huge document, earlier output folders among the inputs, two runs into one folder,
 malformed CSV, colliding ids, a max_length beyond the model, Chinese and Japanese documents, and
 the exit statuses. Deterministic fake predictors keep these fast; the tiny model only where the
@@ -15,47 +15,17 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from fakes import LABELS, FakePredictor
 
-import train.batch as batch
-from train.batch import LOCK_FILE, RunError, main, position_limit, predict_corpus, read_document
-
-LABELS = [
-    "ai_training",
-    "content_license",
-    "data_collection",
-    "data_sharing",
-    "data_retention",
-    "terms_change",
-    "user_control",
-]
-
-
-class FakePredictor:
-    """ClausePredictor interface: ai_training when a clause says "train" (without "not");
-    records the size of every scoring call."""
-
-    def __init__(self, max_length: int = 64) -> None:
-        self.labels = list(LABELS)
-        self.thresholds = np.full(len(LABELS), 0.5)
-        self.meta = SimpleNamespace(max_length=max_length)
-        self.backend_name = "torch"
-        self.calls: list[int] = []
-        self.scored: list[str] = []
-        self.fail_on_call: int | None = None
-
-    def predict_proba(self, texts, batch_size=64):
-        self.calls.append(len(texts))
-        if len(self.calls) == self.fail_on_call:
-            raise KeyboardInterrupt("simulated kill")
-        self.scored += list(texts)
-        probs = np.full((len(texts), len(LABELS)), 0.1, dtype=np.float32)
-        for i, t in enumerate(texts):
-            if "train" in t.lower() and "not" not in t.lower():
-                probs[i, 0] = 0.9
-        return probs
-
-    def flag(self, probs):
-        return (np.asarray(probs) >= self.thresholds).astype(np.int64)
+import train.documents as documents
+import train.predict as predict
+import train.predict_scoring as predict_scoring
+import train.predict_units as predict_units
+from train.documents import read_document
+from train.errors import RunError
+from train.outputs import LOCK_FILE, _tmp_path
+from train.predict import main, predict_corpus
+from train.predictor import max_chars_for, position_limit
 
 
 def run(tmp_path: Path, inputs, out: Path | None = None, **kwargs) -> SimpleNamespace:
@@ -203,7 +173,7 @@ def test_large_document_is_scored_in_bounded_blocks(tmp_path, monkeypatch, name,
     chunks: list[int] = []  # clauses scored together
     from train import segment
 
-    real_segment, real_score = segment.segment_text, batch._score_chunk
+    real_segment, real_score = segment.segment_text, predict_scoring._score_chunk
 
     def spy_segment(piece, **kwargs):
         windows.append(len(piece))
@@ -214,8 +184,8 @@ def test_large_document_is_scored_in_bounded_blocks(tmp_path, monkeypatch, name,
         return real_score(predictor, chunk, batch_size)
 
     monkeypatch.setattr(segment, "segment_text", spy_segment)
-    monkeypatch.setattr(batch, "_score_chunk", spy_score)
-    monkeypatch.setattr(batch, "SEGMENT_WINDOW", 300)
+    monkeypatch.setattr(predict_scoring, "_score_chunk", spy_score)
+    monkeypatch.setattr(predict_units, "SEGMENT_WINDOW", 300)
     split = run(
         tmp_path,
         [tmp_path / "in"],
@@ -251,11 +221,13 @@ def test_forward_passes_hold_a_bounded_number_of_tokens(lengths, batch_size, max
     def spy(batch_texts, batch_size=64):
         sizes.append((len(batch_texts), batch_size))
         longest = max(min(256, len(t) // 3 + 2) for t in batch_texts)
-        assert min(batch_size, len(batch_texts)) * longest <= max(batch.MAX_BATCH_TOKENS, longest)
+        assert min(batch_size, len(batch_texts)) * longest <= max(
+            predict_scoring.MAX_BATCH_TOKENS, longest
+        )
         return inner(batch_texts, batch_size)
 
     predictor.predict_proba = spy
-    probs = batch._predict_bounded(predictor, texts, batch_size)
+    probs = predict_scoring._predict_bounded(predictor, texts, batch_size)
     assert np.array_equal(probs, FakePredictor().predict_proba(texts))  # input order kept
     assert max(min(n, size) for n, size in sizes) == max_call  # clauses in one forward pass
 
@@ -317,14 +289,14 @@ def test_the_current_output_folder_is_never_walked(tmp_path, monkeypatch):
     out = corpus / "out"
     run(tmp_path, [corpus], out)
     walked: list[str] = []
-    real_walk = batch.os.walk
+    real_walk = documents.os.walk
 
     def spy(top, *args, **kwargs):
         for root, dirs, files in real_walk(top, *args, **kwargs):
             walked.append(root)
             yield root, dirs, files
 
-    monkeypatch.setattr(batch.os, "walk", spy)
+    monkeypatch.setattr(documents.os, "walk", spy)
     again = run(tmp_path, [corpus], out, overwrite=True)
     assert [d["doc_id"] for d in again.documents] == [_id(corpus / "a.txt")]
     assert not any(Path(w).resolve() == out.resolve() or "parts" in w for w in walked)
@@ -332,7 +304,7 @@ def test_the_current_output_folder_is_never_walked(tmp_path, monkeypatch):
 
 
 def _id(path: Path) -> str:
-    return batch._doc_id(path.resolve())
+    return documents._doc_id(path.resolve())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,7 +341,7 @@ def test_second_run_into_a_locked_folder_exits_2(tmp_path, tiny_trained_model, c
 
 
 def test_temporary_names_are_unique_per_process_and_call(tmp_path):
-    names = {batch._tmp_path(tmp_path / "clauses.jsonl").name for _ in range(20)}
+    names = {_tmp_path(tmp_path / "clauses.jsonl").name for _ in range(20)}
     assert len(names) == 20
     assert all(n.startswith(".clauses.jsonl.") and n.endswith(".tmp") for n in names)
 
@@ -548,7 +520,7 @@ def test_max_length_beyond_the_model_is_clamped_at_load(tmp_path, tiny_trained_m
     assert read_csv(tmp_path / "out" / "skipped.csv") == []  # no "scoring failed" record
     assert summary["clauses"] >= 1
     run_info = json.loads((tmp_path / "out" / "run.json").read_text())
-    assert run_info["max_chars"] == batch.max_chars_for(64)
+    assert run_info["max_chars"] == max_chars_for(64)
 
 
 @pytest.mark.parametrize(
@@ -601,7 +573,7 @@ def test_exit_status_of_failures(tmp_path, monkeypatch, capsys, error, status, l
     def fail(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(batch, "predict_corpus", fail)
+    monkeypatch.setattr(predict, "predict_corpus", fail)
     argv = ["--model", str(tmp_path), "--output", str(tmp_path / "o"), str(tmp_path)]
     assert main(argv) == status
     assert capsys.readouterr().err.strip().splitlines()[-1] == last_line
@@ -611,6 +583,6 @@ def test_usage_error_exits_2_and_the_epilog_documents_the_statuses(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--output", "o"])
     assert exc.value.code == 2
-    epilog = batch.build_parser().epilog
+    epilog = predict.build_parser().epilog
     for part in ("0 the run finished", "2 usage or input error", "3 internal error"):
         assert part in epilog

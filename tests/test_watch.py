@@ -11,7 +11,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_diff import CHANGE, COLLECT, LICENCE, NO_TRAIN, OPT_OUT, TRAIN, FakePredictor, doc
+from fakes import FakePredictor
+from test_diff import CHANGE, COLLECT, LICENCE, NO_TRAIN, OPT_OUT, TRAIN, doc
 
 from train.watch import find_histories, main, pair_snapshots
 
@@ -252,7 +253,7 @@ def test_a_second_run_into_a_locked_folder_exits_2(archive, tmp_path, capsys):
     """Two watch runs into one output folder: the second stops at the lock and changes nothing."""
     from filelock import FileLock
 
-    from train.batch import LOCK_FILE
+    from train.outputs import LOCK_FILE
 
     out = tmp_path / "out"
     argv = ["--model", "m", "--output", str(out), "--no-progress", str(archive)]

@@ -49,8 +49,8 @@ def make_versions(raw_dir: Path, size: int, seed: int, work: Path) -> tuple[Path
 
 def worker(argv: list[str]) -> None:
     """Subprocess entry: load the model, diff the two files, print one JSON line."""
-    from train.batch import load_predictor
     from train.diff import diff_documents, read_version
+    from train.predictor import load_predictor
 
     p = argparse.ArgumentParser()
     p.add_argument("--model", required=True)

@@ -14,7 +14,6 @@ import os
 import random
 import shutil
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from train.mining import (
     HandLabel,
     load_mined_labels,
 )
+from train.outputs import write_atomic
 from train.patterns import may_grant_content_rights, mentions_ai, mentions_content_license
 from train.records import ClauseRecord
 from train.segment import is_heading, segment_document
@@ -531,11 +531,12 @@ def labelled_document_stats(rows: dict[str, list[dict]], cfg: BuildConfig, taxon
 def write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
     """Write JSONL via a temporary file so an interrupted build never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False) as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
-        tmp = fh.name
-    os.replace(tmp, path)
+    write_atomic(
+        path,
+        lambda fh: fh.writelines(
+            json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in rows
+        ),
+    )
 
 
 def content_hash(paths: list[Path]) -> str:

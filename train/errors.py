@@ -1,4 +1,5 @@
-"""Errors that point at the exact place in the user's input that is wrong."""
+"""Errors that point at the exact place in the user's input that is wrong, and the one that stops a
+whole command run (`RunError`)."""
 
 from __future__ import annotations
 
@@ -17,3 +18,8 @@ class DataError(ValueError):
 
 class ConfigError(ValueError):
     """A configuration problem, with the key and what to do about it."""
+
+
+class RunError(Exception):
+    """A problem that stops the whole run: bad model, bad output path, or an output folder that
+    belongs to another model. The command line prints it on one line and exits with status 2."""

@@ -41,28 +41,23 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from train.batch import (
-    DOCUMENT_FORMATS,
-    REPORT_CSS,
-    RunError,
-    SkipDocument,
-    configure_logging,
-    load_predictor,
-    lock_output,
-    model_fingerprint,
-    write_atomic,
-)
+from train.cli import configure_logging
 from train.diff import (
     CachedScorer,
     _max_chars,
-    _word_diff,
     add_model_arguments,
     diff_documents,
     read_version,
     version_date,
 )
+from train.diff_report import _word_diff
+from train.documents import DOCUMENT_FORMATS, SkipDocument
+from train.errors import RunError
 from train.label_changes import DEFAULT_MARGIN, GAINS, LABEL_CHANGES
+from train.outputs import lock_output, write_atomic
 from train.pages import render_page
+from train.predict_report import REPORT_CSS
+from train.predictor import load_predictor, model_fingerprint
 
 logger = logging.getLogger("clausewatch.watch")
 
