@@ -87,9 +87,9 @@ def test_big_diff_versions_come_from_disjoint_documents(tmp_path):
 
     from train.bench_diff import make_versions
 
-    old, new = make_versions(RAW, 200, 7, tmp_path)
+    old, new = make_versions(RAW, 100, 7, tmp_path)
     old_text, new_text = old.read_text(encoding="utf-8"), new.read_text(encoding="utf-8")
-    assert len(old_text.encode()) >= 200 and len(new_text.encode()) >= 200
+    assert len(old_text.encode()) >= 100 and len(new_text.encode()) >= 100
     corpus = sorted((RAW / "tosdr_corpus_text/corpus/text").glob("*.txt"))
     in_old = {p.name for p in corpus if p.read_text(encoding="utf-8").strip() in old_text}
     in_new = {p.name for p in corpus if p.read_text(encoding="utf-8").strip() in new_text}
@@ -104,7 +104,7 @@ def test_big_diff_reports_its_parts_from_a_separate_process(tiny_export, tmp_pat
     from train.bench_diff import format_result, measure
     from train.diff import diff_documents, read_version
 
-    result = measure(str(tiny_export), RAW, tmp_path / "work", 200, 7, "onnx-int8")
+    result = measure(str(tiny_export), RAW, tmp_path / "work", 100, 7, "onnx-int8")
     assert "error" not in result, result
     assert result["backend"] == "onnx-int8"
     # The same clause counts as a diff run here on the same two files.
@@ -120,5 +120,5 @@ def test_big_diff_reports_its_parts_from_a_separate_process(tiny_export, tmp_pat
     assert 50 < result["peak_rss_mb"] < 8000
     line = format_result(result)
     assert f"{result['old_clauses']:,} and {result['new_clauses']:,} clauses" in line
-    failed = measure(str(tmp_path / "no-model"), RAW, tmp_path / "work2", 200, 7, "onnx-int8")
+    failed = measure(str(tmp_path / "no-model"), RAW, tmp_path / "work2", 100, 7, "onnx-int8")
     assert "cannot load model" in failed["error"]
