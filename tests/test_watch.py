@@ -234,7 +234,8 @@ def test_report_renders_in_headless_chromium(archive, tmp_path):
         assert driver.find_elements(By.TAG_NAME, "script") == []
         assert '<script>alert("x")</script>' in driver.find_element(By.TAG_NAME, "body").text
         link = driver.find_element(By.CSS_SELECTOR, "a.ch.granted")
-        assert link.text == "2023-04-01 granted"
+        # The change happened between two versions: both dates, not just the later one.
+        assert link.text == "2023-02-01 \u2192 2023-04-01 granted"
         target = link.get_attribute("href").split("#", 1)[1]
         link.click()
         assert driver.execute_script("return location.hash") == f"#{target}"
