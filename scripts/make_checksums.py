@@ -3,7 +3,8 @@
 import argparse
 from pathlib import Path
 
-from train.download import DEFAULT_CHECKSUMS, DEFAULT_MANIFEST, default_raw_dir, write_checksums
+from train.download import default_raw_dir
+from train.download_manifest import DEFAULT_CHECKSUMS, DEFAULT_MANIFEST, write_checksums
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ import argparse
 import os
 
 from train.errors import DataError
-from train.peers import DEFAULT_SEED, PEERS_DIR, TASKS, prepare
+from train.peer_data import DEFAULT_SEED, PEERS_DIR, TASKS, prepare
 
 
 def main() -> None:

@@ -8,7 +8,8 @@ import argparse
 import os
 
 from train.errors import ConfigError, DataError
-from train.peers import DEFAULT_SEED, OUTPUT_ROOT, PEERS_DIR, TASKS, run_peer
+from train.peer_data import DEFAULT_SEED, PEERS_DIR, TASKS
+from train.peers import OUTPUT_ROOT, run_peer
 
 
 def _folds(value: str) -> list[int]:

@@ -12,16 +12,13 @@ from urllib.parse import unquote
 
 import pytest
 
-from train.download import (
+from train.download import DownloadError, download_sources, main, verify_raw_dir
+from train.download_manifest import (
     DEFAULT_CHECKSUMS,
     DEFAULT_MANIFEST,
-    DownloadError,
     ManifestError,
-    download_sources,
     load_manifest,
-    main,
     read_checksums,
-    verify_raw_dir,
     write_checksums,
 )
 

@@ -16,15 +16,14 @@ from train.clause_files import read_clause_file
 from train.config import load_config
 from train.errors import DataError
 from train.metrics import apply_thresholds, multilabel_metrics
-from train.peers import (
-    PUBLISHED,
+from train.peer_data import (
     claudette_labels,
     hold_out_documents,
     prepare,
-    run_peer,
     split_files,
     task_taxonomy_path,
 )
+from train.peers import PUBLISHED, run_peer
 from train.taxonomy import load_taxonomy
 
 REPO = Path(__file__).resolve().parent.parent

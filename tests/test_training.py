@@ -22,8 +22,9 @@ from train.config import load_config
 from train.errors import ConfigError, DataError
 from train.inference import ClausePredictor
 from train.metrics import apply_thresholds, multilabel_metrics
+from train.run_folder import last_complete_checkpoint
 from train.taxonomy import load_taxonomy
-from train.training import last_complete_checkpoint, main, positive_weights
+from train.training import main, positive_weights
 
 REPO = Path(__file__).resolve().parent.parent
 
