@@ -419,7 +419,12 @@ def main(argv: list[str] | None = None) -> dict:
         from train import bench_diff
 
         report["big_diff"] = bench_diff.measure(
-            str(export_dir), raw_dir, out / "big_diff", args.diff_bytes, args.seed, args.diff_backend
+            str(export_dir),
+            raw_dir,
+            out / "big_diff",
+            args.diff_bytes,
+            args.seed,
+            args.diff_backend,
         )
         print(bench_diff.format_result(report["big_diff"]))
     if not args.skip_ota:

@@ -126,7 +126,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--output", default="outputs/bench")
     args = p.parse_args(argv)
     out = Path(args.output)
-    result = measure(args.model, Path(args.raw_dir), out / "big_diff", args.bytes, args.seed, args.backend)
+    result = measure(
+        args.model, Path(args.raw_dir), out / "big_diff", args.bytes, args.seed, args.backend
+    )
     print(format_result(result))
     out.mkdir(parents=True, exist_ok=True)
     (out / "big_diff.json").write_text(json.dumps(result, indent=2) + "\n")
