@@ -109,7 +109,9 @@ def test_big_diff_reports_its_parts_from_a_separate_process(tiny_export, tmp_pat
     # The same clause counts as a diff run here on the same two files.
     old, new = tmp_path / "work/old.txt", tmp_path / "work/new.txt"
     direct = diff_documents(
-        ClausePredictor(tiny_export, backend="onnx-int8"), read_version(old)[0], read_version(new)[0]
+        ClausePredictor(tiny_export, backend="onnx-int8"),
+        read_version(old)[0],
+        read_version(new)[0],
     )
     assert (result["old_clauses"], result["new_clauses"]) == (
         direct["old_clauses"],
@@ -121,3 +123,29 @@ def test_big_diff_reports_its_parts_from_a_separate_process(tiny_export, tmp_pat
     assert f"{result['old_clauses']:,} and {result['new_clauses']:,} clauses" in line
     failed = measure(str(tmp_path / "no-model"), RAW, tmp_path / "work2", 100, 7, "onnx-int8")
     assert "cannot load model" in failed["error"]
+
+
+@pytest.mark.parametrize(
+    ("change", "new", "removed", "denials", "right"),
+    [
+        ("granted", "1", "0", 0, True),
+        ("widened", "1", "0", 0, True),
+        ("withdrawn", "0", "1", 0, True),
+        ("narrowed", "0", "1", 0, True),
+        ("unchanged", "0", "0", 0, True),
+        # A reworded grant is neither new nor removed.
+        ("reworded", "1", "0", 0, False),
+        ("reworded", "0", "0", 0, True),
+        ("granted", "0", "0", 0, False),
+        ("withdrawn", "1", "0", 0, False),
+        # Right label change, but an added denial was flagged as a grant.
+        ("granted", "1", "0", 1, False),
+    ],
+)
+def test_pair_scoring_counts_widened_as_new_and_narrowed_as_removed(
+    change, new, removed, denials, right
+):
+    from train.bench import pair_is_right
+
+    expect = {"expect_new_ai_grant": new, "expect_removed_ai_grant": removed}
+    assert pair_is_right(change, expect, denials) is right

@@ -189,6 +189,20 @@ def _pr(pred: np.ndarray, gold: np.ndarray) -> dict:
     return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
 
 
+def pair_is_right(change: str, expect: dict, added_denials_flagged: int) -> bool:
+    """One `ota_ai_changes` pair is right when the diff's `ai_training` change says what a reader
+    found: `granted` or `widened` count as a new grant, `withdrawn` or `narrowed` as a removed one
+    (`reworded` and `unchanged` as neither), and no added denial or restriction on users is
+    flagged. `expect` holds `expect_new_ai_grant` and `expect_removed_ai_grant` ("0" / "1")."""
+    from train.label_changes import GAINS, LOSSES
+
+    return (
+        (change in GAINS) == bool(int(expect["expect_new_ai_grant"]))
+        and (change in LOSSES) == bool(int(expect["expect_removed_ai_grant"]))
+        and not added_denials_flagged
+    )
+
+
 def ota_quality(model_dir: Path, raw_dir: Path, dataset_dir: Path, backend: str) -> dict:
     """`ai_training` precision/recall of the model and both baselines on the hand-labelled
     clauses added or removed in the `ota_ai_changes` pairs, and how many pairs the diff gets right."""
@@ -246,11 +260,7 @@ def ota_quality(model_dir: Path, raw_dir: Path, dataset_dir: Path, backend: str)
         ai_change = next(c for c in result["label_changes"] if c["label"] == "ai_training")
         new, lost = ai_change["change"] in GAINS, ai_change["change"] in LOSSES
         expect = expectations[pid]
-        ok = (
-            new == bool(int(expect["expect_new_ai_grant"]))
-            and lost == bool(int(expect["expect_removed_ai_grant"]))
-            and pid not in flagged_denials
-        )
+        ok = pair_is_right(ai_change["change"], expect, flagged_denials.get(pid, 0))
         pairs.append(
             {
                 "pair_id": pid,
