@@ -326,7 +326,10 @@ def test_dataset_card_parses_and_reports_counts(built):
     )
     assert f"| `ai_training` | {cells} |" in card.text
     shapes = stats["source_stats"]["team_shapes"]
-    assert shapes["list_fragment"] == 1 and sum(shapes.values()) == stats["source_stats"]["team"]["total"]
+    assert (
+        shapes["list_fragment"] == 1
+        and sum(shapes.values()) == stats["source_stats"]["team"]["total"]
+    )
     assert f"1 list fragment, {shapes['sentence']} sentence" in " ".join(card.text.split())
     headings = stats["source_stats"]["headings_made_negative"]
     assert f"is a negative for every label ({headings} records)" in " ".join(card.text.split())

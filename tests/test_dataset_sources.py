@@ -800,9 +800,7 @@ def _opp_row(segment: int, category: str, **attributes: str) -> str:
 def test_opp115_attributes_refine_the_category_mapping(tmp_path, rows, positive, masked):
     path = tmp_path / "1.csv"
     path.write_text("".join(_opp_row(0, cat, **attrs) for cat, attrs in rows))
-    expected = {
-        name: int(name in positive) for name in sources.OPP115_LABELS if name not in masked
-    }
+    expected = {name: int(name in positive) for name in sources.OPP115_LABELS if name not in masked}
     assert sources._opp115_segment_labels(path)[0] == expected
 
 
