@@ -24,16 +24,21 @@ from train.taxonomy import REPO_ROOT, Taxonomy
 
 CASE_MAP = REPO_ROOT / "data" / "tosdr_case_map.csv"
 
-LICENSES = {
-    "tosdr_org_2021": "cc-by-sa-3.0",
-    "tosdr_phoenix_2022_dao": "unknown",
-    "tosdr_api_2022_tosdhr": "unknown",
-    "claudette_multilingual_en": "cc-by-4.0",
-    "opp115": "opp115-noncommercial",
-    "tosdr_corpus_text": "agpl-3.0",
-    "ota_contrib_2026": "odc-by-1.0",
-    "team": "cc-by-4.0",
-}
+TEAM_LICENSE = "cc-by-4.0"  # clauses written for this project
+
+
+def _licenses() -> dict[str, str]:
+    """Licence id of every training source, read from the one licence table, the download
+    manifest (`data/sources.yaml`); `ota_ai_changes` is evaluation-only and not listed."""
+    from train.download_manifest import load_manifest
+    from train.ota import OTA_SUBDIR
+
+    table = {name: s.license for name, s in load_manifest().items() if name != OTA_SUBDIR}
+    table["team"] = TEAM_LICENSE
+    return table
+
+
+LICENSES = _licenses()
 
 # OPP-115 category -> taxonomy label. The five labels below are annotated on every OPP-115 segment.
 OPP115_CATEGORIES = {
