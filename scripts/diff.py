@@ -1,6 +1,6 @@
 """What changed between two versions of a policy, and which flags appeared (see `--help`).
 
-    python scripts/diff.py --model DIR OLD NEW [--json OUT.json] [--html OUT.html] [--fail-on LABEL...]
+    python scripts/diff.py --model DIR OLD NEW [--json OUT.json] [--html OUT.html] [--fail-on LABEL[,LABEL]]
     python scripts/diff.py --model DIR FOLDER      # a folder of versions named by date
 
 The logic lives in `train.diff` (`diff_documents`, `diff_history` for use from Python).

@@ -246,8 +246,8 @@ def test_version_dates_and_history_order(tmp_path, capsys):
 
 
 def test_real_model_through_the_cli(versions, tmp_path, tiny_trained_model, capsys):
-    """The tiny fine-tuned model through ClausePredictor (torch), with `make diff`'s argument
-    order: ARGS (here --fail-on) before OLD NEW."""
+    """The tiny fine-tuned model through ClausePredictor (torch), with --fail-on written before
+    OLD NEW: the option takes one value, the paths stay paths."""
     out_json = tmp_path / "d.json"
     argv = ["--model", str(tiny_trained_model), "--backend", "torch", "--json", str(out_json)]
     status = main([*argv, "--fail-on", "ai_training", str(versions.old), str(versions.new)])
@@ -300,3 +300,12 @@ def test_makefile_passes_paths_as_single_quoted_arguments(target, variables, exp
         assert value in words
     if target == "diff":  # options come after the two paths
         assert words[-2:] == ["--fail-on", "ai_training"]
+
+
+def test_fail_on_takes_commas_and_repeats(versions, capsys):
+    argv = ["--model", "unused", "--fail-on", "content_license,ai_training", "--fail-on"]
+    assert main([*argv, "terms_change", str(versions.old), str(versions.new)], FakePredictor()) == 1
+    # One value per --fail-on: a second word is a path, and a missing path is an error.
+    argv = ["--model", "unused", "--fail-on", "ai_training", "data_sharing", str(versions.old)]
+    assert main(argv, FakePredictor()) == 2
+    assert "no such file" in capsys.readouterr().err

@@ -408,9 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--html", type=Path, help="write a side-by-side HTML page here")
     p.add_argument(
         "--fail-on",
-        nargs="+",
+        action="append",
         default=[],
-        metavar="LABEL",
+        metavar="LABEL[,LABEL]",
         help="exit 1 when one of these labels is granted or widened (comma-separated or repeated)",
     )
     p.add_argument(
@@ -437,12 +437,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _split_fail_on(args: argparse.Namespace) -> None:
-    """`--fail-on ai_training old.md new.md` (what `make diff ARGS=--fail-on...` produces) lets the
-    option swallow the paths: hand trailing existing paths back to the positionals."""
-    labels = [x for item in args.fail_on for x in item.split(",") if x]
-    while labels and len(args.paths) < 2 and Path(labels[-1]).exists():
-        args.paths.insert(0, labels.pop())
-    args.fail_on = labels
+    """`--fail-on a,b --fail-on c` -> [a, b, c]. The option takes one value each time, so the
+    paths after it (`--fail-on ai_training old.md new.md`) stay paths."""
+    args.fail_on = [x for item in args.fail_on for x in item.split(",") if x]
 
 
 def _write(path: Path, text: str) -> None:
