@@ -31,15 +31,14 @@ install: $(VENV)/.installed ## Create .venv and install the pinned dependencies
 download: $(VENV)/.installed ## Download the raw sources into RAW_DIR (needs internet), verify checksums
 	$(PY) scripts/download_data.py --raw-dir $(RAW_DIR)
 
-$(DATA_DIR)/dataset/dataset_dict.json:
-	$(MAKE) data
-
 data: $(VENV)/.installed ## Build the clause dataset from RAW_DIR (EXCLUDE_LICENSES=a,b to leave sources out)
 	@if [ ! -d "$(RAW_DIR)" ]; then $(MAKE) download; fi
 	$(PY) -m train.dataset --raw-dir $(RAW_DIR) --output-dir $(DATA_DIR) --exclude-licenses "$(EXCLUDE_LICENSES)"
 
-train: $(VENV)/.installed $(DATA_DIR)/dataset/dataset_dict.json ## Fine-tune (CONFIG=configs/<name>.yaml, ARGS="section.key=value ...")
-	$(PY) scripts/run_train.py --config $(CONFIG) $(ARGS)
+train: $(VENV)/.installed ## Fine-tune (CONFIG=configs/<name>.yaml, ARGS="section.key=value ...")
+	@build=$$($(PY) -m train.config --dataset-to-build --config $(call q,$(CONFIG)) $(ARGS)) && \
+	if [ -n "$$build" ]; then $(MAKE) data DATA_DIR="$$build"; fi
+	$(PY) scripts/run_train.py --config $(call q,$(CONFIG)) $(ARGS)
 
 eval: $(VENV)/.installed ## Evaluate MODEL on the test split with baselines, plots and report
 	$(PY) scripts/run_eval.py --model $(MODEL) $(ARGS)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from train.dataset import SERVICE_SPLITS, BuildConfig, default_raw_dir
+from train.dataset import SERVICE_SPLITS, BuildConfig
+from train.paths import default_raw_dir
 from train.services import canonical_service
 from train.sources import DOCUMENT_SOURCES
 from train.splits import (

@@ -18,7 +18,6 @@ import json
 import sys
 from pathlib import Path
 
-from train.dataset import default_raw_dir
 from train.doc_labels import (
     DOCUMENT_LABELS,
     LABEL_CODES,
@@ -32,7 +31,8 @@ from train.doc_labels import (
     write_sheet,
 )
 from train.errors import DataError
-from train.taxonomy import REPO_ROOT, load_taxonomy
+from train.paths import REPO_ROOT, default_raw_dir
+from train.taxonomy import load_taxonomy
 
 WORK = REPO_ROOT / "data" / "work" / "labelling"
 DOUBLE = REPO_ROOT / "data" / "double_labelled.txt"

@@ -3,8 +3,8 @@
 import argparse
 from pathlib import Path
 
-from train.download import default_raw_dir
 from train.download_manifest import DEFAULT_CHECKSUMS, DEFAULT_MANIFEST, write_checksums
+from train.paths import default_raw_dir
 
 
 def main() -> None:

@@ -4,16 +4,16 @@ The output holds raw text: it goes to a git-ignored folder, only its labels are 
 """
 
 import argparse
-import os
 from pathlib import Path
 
 from train.mining import iter_candidates, write_candidates
+from train.paths import default_raw_dir
 from train.taxonomy import load_taxonomy
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--raw-dir", default=os.environ.get("RAW_DIR", "data/raw"))
+    parser.add_argument("--raw-dir", type=Path, default=default_raw_dir())
     parser.add_argument("--output", default="data/work/candidates.jsonl")
     args = parser.parse_args()
     n = write_candidates(iter_candidates(Path(args.raw_dir), load_taxonomy()), Path(args.output))

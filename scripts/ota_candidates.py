@@ -6,16 +6,16 @@ The output holds raw text: it goes to a git-ignored folder, only the labels are 
 """
 
 import argparse
-import os
 import time
 from pathlib import Path
 
 from train.ota import OTA_PAIRS, iter_candidates, load_ota_pairs, write_jsonl
+from train.paths import default_raw_dir
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--raw-dir", default=os.environ.get("RAW_DIR", "data/raw"))
+    parser.add_argument("--raw-dir", type=Path, default=default_raw_dir())
     parser.add_argument("--pairs", default=str(OTA_PAIRS))
     parser.add_argument("--output", default="data/work/ota_candidates.jsonl")
     args = parser.parse_args()

@@ -4,9 +4,10 @@
 """
 
 import argparse
-import os
+from pathlib import Path
 
 from train.errors import DataError
+from train.paths import default_raw_dir
 from train.peer_data import DEFAULT_SEED, PEERS_DIR, TASKS, prepare
 
 
@@ -14,7 +15,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("task", nargs="?", default="all", choices=[*TASKS, "all"])
     parser.add_argument(
-        "--raw-dir", default=os.environ.get("RAW_DIR", "data/raw"), help="raw sources (RAW_DIR)"
+        "--raw-dir", type=Path, default=default_raw_dir(), help="raw sources (RAW_DIR)"
     )
     parser.add_argument(
         "--output-dir", default=str(PEERS_DIR), help="writes <output-dir>/<task>/ (git-ignored)"

@@ -5,9 +5,10 @@ each fold, score the model and the TF-IDF baseline, write outputs/peers/<task>/r
 """
 
 import argparse
-import os
+from pathlib import Path
 
 from train.errors import ConfigError, DataError
+from train.paths import default_raw_dir
 from train.peer_data import DEFAULT_SEED, PEERS_DIR, TASKS
 from train.peers import OUTPUT_ROOT, run_peer
 
@@ -30,7 +31,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--config", default=None, help="default: configs/<task>.yaml")
     parser.add_argument(
-        "--raw-dir", default=os.environ.get("RAW_DIR", "data/raw"), help="raw sources (RAW_DIR)"
+        "--raw-dir", type=Path, default=default_raw_dir(), help="raw sources (RAW_DIR)"
     )
     parser.add_argument("--data-dir", default=str(PEERS_DIR), help="prepared peer data")
     parser.add_argument("--output-root", default=str(OUTPUT_ROOT), help="runs: <root>/<task>/")

@@ -14,7 +14,7 @@ from pathlib import Path
 import py3langid
 from tqdm.auto import tqdm
 
-from train.dataset import SERVICE_SPLITS, default_raw_dir
+from train.dataset import SERVICE_SPLITS
 from train.doc_labels import (
     LABELLED_DOCUMENTS,
     DocumentClause,
@@ -23,6 +23,7 @@ from train.doc_labels import (
     load_manifest,
     write_manifest,
 )
+from train.paths import default_raw_dir
 from train.patterns import mentions_ai
 from train.services import canonical_service
 from train.sources import DOCUMENT_SOURCES

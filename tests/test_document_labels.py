@@ -28,8 +28,9 @@ from train.doc_labels import (
     write_sheet,
 )
 from train.errors import DataError
+from train.paths import REPO_ROOT
 from train.splits import assign_with_committed, load_service_splits
-from train.taxonomy import REPO_ROOT, load_taxonomy
+from train.taxonomy import load_taxonomy
 
 TAXONOMY = load_taxonomy()
 RATIOS = {"train": 0.6, "validation": 0.2, "test": 0.2}

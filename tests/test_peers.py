@@ -347,7 +347,7 @@ def test_run_peer_script_reads_folds_and_overrides_in_any_order():
     )
     assert (args.folds, args.raw_dir, args.overrides) == (
         [0, 2],
-        "raw",
+        Path("raw"),
         ["training.num_train_epochs=2"],
     )
     args = script.parse_args(

@@ -23,7 +23,7 @@ import train.predict_scoring as predict_scoring
 import train.predict_units as predict_units
 from train.documents import read_document
 from train.errors import RunError
-from train.outputs import LOCK_FILE, _tmp_path
+from train.outputs import LOCK_FILE, temp_path_beside
 from train.predict import main, predict_corpus
 from train.predictor import max_chars_for, position_limit
 
@@ -341,7 +341,7 @@ def test_second_run_into_a_locked_folder_exits_2(tmp_path, tiny_trained_model, c
 
 
 def test_temporary_names_are_unique_per_process_and_call(tmp_path):
-    names = {_tmp_path(tmp_path / "clauses.jsonl").name for _ in range(20)}
+    names = {temp_path_beside(tmp_path / "clauses.jsonl").name for _ in range(20)}
     assert len(names) == 20
     assert all(n.startswith(".clauses.jsonl.") and n.endswith(".tmp") for n in names)
 

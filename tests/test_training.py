@@ -290,7 +290,7 @@ def test_base_yaml_and_config_defaults_agree_and_help_prints_them():
     import yaml
 
     from train.config import SECTIONS, config_help
-    from train.taxonomy import REPO_ROOT
+    from train.paths import REPO_ROOT
 
     base = yaml.safe_load((REPO_ROOT / "configs" / "base.yaml").read_text())
     assert set(base) == set(SECTIONS)
@@ -524,3 +524,69 @@ def test_overwrite_output_dir_starts_over_and_the_model_matches_its_metadata(
     # The next start with the same settings resumes the new run.
     _rerun(finished_run, tiny_clauses, tmp_path, *extra)
     assert "resuming from" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "override, missing, expect_error",
+    [
+        ("training.use_cpu=true", "use_cpu", "training.use_cpu"),
+        # eval_strategy reaches transformers as eval_strategy and save_strategy
+        ("training.eval_strategy=steps", "save_strategy", "training.eval_strategy"),
+        ("training.group_by_length=false", "train_sampling_strategy", "training.group_by_length"),
+        ("training.learning_rate=3.0e-05", "use_cpu", None),  # changed key is not the dropped one
+        (None, "use_cpu", None),  # defaults only: dropped quietly
+    ],
+)
+def test_a_changed_setting_that_transformers_lacks_stops_the_run(override, missing, expect_error):
+    """Older transformers (GPU images) lack some TrainingArguments; a dropped argument that
+    carries a setting the user changed is an error naming that setting, never silently ignored."""
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    from train.config import load_config
+    from train.training import _training_arguments
+
+    overrides = ["training.report_to=none"] + ([override] if override else [])
+    if override and "eval_strategy" in override:
+        overrides.append("training.eval_steps=10")
+    cfg = load_config(REPO / "configs" / "base.yaml", overrides)
+    real_fields = dataclasses.fields
+
+    def fields_without(cls):
+        found = real_fields(cls)
+        if cls is TrainingArguments:
+            found = tuple(f for f in found if f.name != missing)
+        return found
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(dataclasses, "fields", fields_without)
+        if expect_error:
+            with pytest.raises(ConfigError, match=expect_error.replace(".", r"\.")) as err:
+                _training_arguments(cfg, Path("/tmp/unused-run"), has_bf16=False)
+            assert "the installed transformers" in str(err.value)
+        else:
+            args = _training_arguments(cfg, Path("/tmp/unused-run"), has_bf16=False)
+            assert args.learning_rate == cfg.training.learning_rate
+
+
+def test_make_train_builds_the_dataset_only_for_configs_that_read_it(tmp_path, capsys):
+    """`make train` asks `train.config --dataset-to-build` what to build: the main dataset for a
+    config that reads it and lacks it, nothing for a peer config (its own files) or a built one."""
+    from train.config import main as config_main
+
+    missing = tmp_path / "not-built"
+    assert config_main(["--dataset-to-build", f"data.dataset_dir={missing}"]) == 0
+    assert capsys.readouterr().out.strip() == str(missing)
+    built = tmp_path / "built"
+    (built / "dataset").mkdir(parents=True)
+    (built / "dataset" / "dataset_dict.json").write_text("{}")
+    assert config_main(["--dataset-to-build", f"data.dataset_dir={built}"]) == 0
+    assert capsys.readouterr().out == ""
+    peer = ["--config", str(REPO / "configs" / "claudette.yaml"), f"data.dataset_dir={missing}"]
+    assert config_main(["--dataset-to-build", *peer]) == 0
+    assert capsys.readouterr().out == ""
+    assert config_main(["--dataset-to-build", "training.learning_rate=-1"]) == 2
+    assert "training.learning_rate" in capsys.readouterr().err
+    makefile = (REPO / "Makefile").read_text()
+    assert "-m train.config --dataset-to-build" in makefile.split("\ntrain:")[1].split("\n\n")[0]

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import resource
 import subprocess
@@ -20,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from train.machine import hardware_info
 from train.metrics import apply_thresholds
-from train.taxonomy import REPO_ROOT
+from train.paths import REPO_ROOT, default_raw_dir
 
 SPEED_PATHS = ("pipeline_default", "pipeline_b32", "torch_fp32", "onnx_fp32", "onnx_int8")
 GPU_PATHS = ("pipeline_b32_gpu", "torch_bf16_gpu")
@@ -36,9 +35,9 @@ def sample_corpus_clauses(raw_dir: Path, n: int, seed: int, max_chars: int) -> l
     """A fixed, seeded sample of `n` clauses segmented from `tosdr_corpus_text` documents."""
     from train.segment import segment_document
     from train.sources import corpus_documents
-    from train.textnorm import text_sha1
+    from train.splits import seeded_order
 
-    docs = sorted(corpus_documents(raw_dir), key=lambda p: text_sha1(f"{seed}:{p.name}"))
+    docs = seeded_order(corpus_documents(raw_dir), seed, lambda p: p.name)
     if not docs:
         raise FileNotFoundError(f"{raw_dir}: no tosdr_corpus_text documents (set RAW_DIR)")
     pool: list[str] = []
@@ -290,30 +289,6 @@ def ota_quality(model_dir: Path, raw_dir: Path, dataset_dir: Path, backend: str)
 # ----------------------------------------------------------------------------- report
 
 
-def hardware() -> dict:
-    info = {
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "python": sys.version.split()[0],
-    }
-    try:
-        import torch
-
-        info["torch"] = torch.__version__
-        if torch.cuda.is_available():
-            info["gpu"] = torch.cuda.get_device_name(0)
-    except ImportError:
-        pass
-    try:
-        with open("/proc/cpuinfo") as fh:
-            info["cpu"] = next(
-                line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")
-            )
-    except (OSError, StopIteration):
-        pass
-    return info
-
-
 def format_speed(speed: dict) -> str:
     lines = [f"{'path':<18}{'clauses/s':>11}{'x pipe b32':>12}{'peak MB':>10}{'agree':>9}"]
     for path, r in speed.items():
@@ -386,7 +361,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description="Speed and real-world benchmarks.")
     parser.add_argument("--model", default="outputs/latest/model", help="trained model folder")
     parser.add_argument("--export", default=None, help="export folder (default: <run>/export)")
-    parser.add_argument("--raw-dir", default=os.environ.get("RAW_DIR", "data/raw"))
+    parser.add_argument("--raw-dir", type=Path, default=default_raw_dir())
     parser.add_argument(
         "--data", default="data/processed", help="built dataset (baselines train on it)"
     )
@@ -409,7 +384,11 @@ def main(argv: list[str] | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     if not (export_dir / "hf").is_dir():
         raise SystemExit(f"error: no export at {export_dir}; run `make export` first")
-    report: dict = {"hardware": hardware(), "model": str(model_dir.resolve()), "n_clauses": args.n}
+    report: dict = {
+        "hardware": hardware_info(),
+        "model": str(model_dir.resolve()),
+        "n_clauses": args.n,
+    }
     started = time.time()
     if not args.skip_speed:
         from train.modelio import load_meta

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from train.paths import default_raw_dir
 
 DEFAULT_BYTES = 2_000_000
 
@@ -26,9 +27,9 @@ DEFAULT_BYTES = 2_000_000
 def make_versions(raw_dir: Path, size: int, seed: int, work: Path) -> tuple[Path, Path]:
     """Two plain-text versions of at least `size` bytes each from disjoint corpus documents."""
     from train.sources import corpus_documents
-    from train.textnorm import text_sha1
+    from train.splits import seeded_order
 
-    docs = sorted(corpus_documents(raw_dir), key=lambda p: text_sha1(f"{seed}:{p.name}"))
+    docs = seeded_order(corpus_documents(raw_dir), seed, lambda p: p.name)
     if not docs:
         raise FileNotFoundError(f"{raw_dir}: no tosdr_corpus_text documents (set RAW_DIR)")
     work.mkdir(parents=True, exist_ok=True)
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description="Time a diff of two large unrelated versions.")
     p.add_argument("--model", default="outputs/latest/model", help="model or export folder")
     p.add_argument("--backend", default="auto", help="auto, torch, onnx or onnx-int8")
-    p.add_argument("--raw-dir", default=os.environ.get("RAW_DIR", "data/raw"))
+    p.add_argument("--raw-dir", type=Path, default=default_raw_dir())
     p.add_argument("--bytes", type=int, default=DEFAULT_BYTES, help="size of each version")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--output", default="outputs/bench")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from train.paths import REPO_ROOT
 from train.sources import LICENSES as SOURCE_LICENSES
 from train.splits import SPLITS
-from train.taxonomy import REPO_ROOT, Taxonomy
+from train.taxonomy import Taxonomy
 
 DATASET_CARD_TEMPLATE = REPO_ROOT / "data" / "dataset_card_template.md"
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from train.errors import ConfigError
-from train.taxonomy import REPO_ROOT
+from train.paths import REPO_ROOT
 
 
 def _f(default, help: str, **allowed):  # noqa: A002 - "help" mirrors argparse / HfArgumentParser
@@ -386,3 +386,40 @@ def config_help(base: str | Path | None = None) -> str:
             value = (values.get(section) or {}).get(f.name, default)
             lines.append(f"  {f.name} = {json.dumps(value)}\n      {f.metadata.get('help', '')}")
     return "\n".join(lines)
+
+
+def dataset_to_build(cfg: Config) -> Path | None:
+    """The built-dataset folder this config trains on when it is not built yet; None when the
+    config names its own files (`data.train_file`, as the peer configs do) or the build exists.
+    `make train` builds only what the config reads."""
+    from train.paths import repo_path
+
+    if cfg.data.train_file:
+        return None
+    folder = repo_path(cfg.data.dataset_dir)
+    return None if (folder / "dataset" / "dataset_dict.json").is_file() else folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m train.config --dataset-to-build --config FILE [section.key=value ...]` prints the
+    dataset folder `make train` has to build first (nothing when none); config errors exit 2."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description="Questions about a training config.")
+    parser.add_argument("--config", default=str(REPO_ROOT / "configs" / "base.yaml"))
+    parser.add_argument("--dataset-to-build", action="store_true", required=True)
+    parser.add_argument("overrides", nargs="*", help="section.key=value")
+    args = parser.parse_args(argv)
+    try:
+        folder = dataset_to_build(load_config(args.config, args.overrides))
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if folder is not None:
+        print(folder)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

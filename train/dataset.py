@@ -45,6 +45,7 @@ from train.mining import (
     HandLabel,
     load_mined_labels,
 )
+from train.paths import DATA_DIR, default_raw_dir
 from train.patterns import may_grant_content_rights, mentions_ai, mentions_content_license
 from train.records import ClauseRecord
 from train.segment import is_heading, segment_document
@@ -55,24 +56,15 @@ from train.splits import (
     SPLITS,
     assign_with_committed,
     load_service_splits,
+    seeded_order,
     write_service_splits,
 )
-from train.taxonomy import DEFAULT_TAXONOMY, REPO_ROOT, Taxonomy, load_taxonomy
+from train.taxonomy import DEFAULT_TAXONOMY, Taxonomy, load_taxonomy
 from train.textnorm import normalize_text, repair_text, text_sha1
 
-DATA_DIR = REPO_ROOT / "data"
 TEAM_CLAUSE_FILES = ("team_clauses_ai.jsonl", "team_clauses_neg.jsonl")
 OTA_PAIRS = DATA_DIR / "ota_pairs.csv"
 SERVICE_SPLITS = DATA_DIR / "service_splits.csv"
-
-
-def default_raw_dir() -> Path:
-    """`RAW_DIR` from the environment, else `data/raw/`, else a shared copy beside the checkout
-    (`../shared/data/raw`, as the Makefile does)."""
-    if os.environ.get("RAW_DIR"):
-        return Path(os.environ["RAW_DIR"])
-    local, shared = DATA_DIR / "raw", REPO_ROOT.parent / "shared" / "data" / "raw"
-    return shared if not local.is_dir() and shared.is_dir() else local
 
 
 @dataclass
@@ -169,9 +161,7 @@ def _corpus_records(
         return records
     taken = {r.id for r in records}
     rng = random.Random(cfg.seed)
-    sample = sorted(docs, key=lambda p: text_sha1(f"{cfg.seed}:{p.name}"))[
-        : cfg.corpus_negative_docs
-    ]
+    sample = seeded_order(docs, cfg.seed, lambda p: p.name)[: cfg.corpus_negative_docs]
     for path in sample:
         if path.name in exhaustive:
             continue
@@ -204,7 +194,7 @@ def _ota_contrib_negatives(raw_dir: Path, cfg: BuildConfig, exhaustive: set[str]
 
     kind = sources.DOCUMENT_SOURCES[sources.OTA_CONTRIB]
     docs = sources.ota_contrib_documents(raw_dir, "current")
-    order = sorted(docs, key=lambda p: text_sha1(f"{cfg.seed}:{kind.document_id(p)}"))
+    order = seeded_order(docs, cfg.seed, kind.document_id)
     rng = random.Random(cfg.seed)
     records: list[ClauseRecord] = []
     taken = 0

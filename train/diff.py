@@ -105,7 +105,7 @@ class CachedScorer:
         return np.stack([self.vectors[t] for t in texts]) if texts else np.zeros((0, 0))
 
 
-def _max_chars(predictor) -> int:
+def max_clause_chars(predictor) -> int:
     max_length = getattr(getattr(predictor, "meta", None), "max_length", None)
     return max_chars_for(max_length) if max_length else 1000
 
@@ -192,7 +192,7 @@ def diff_documents(
 
     scorer = scorer or CachedScorer(predictor)
     started, model_before = time.perf_counter(), scorer.seconds
-    max_chars = _max_chars(predictor)
+    max_chars = max_clause_chars(predictor)
     _, old_clauses = segment_document(old_text, fmt, max_chars=max_chars)
     _, new_clauses = segment_document(new_text, new_fmt or fmt, max_chars=max_chars)
     segmented = time.perf_counter()

@@ -44,7 +44,7 @@ def format_step(step: dict) -> str:
     return "\n".join(lines)
 
 
-def _word_diff(old: str, new: str):
+def word_diff(old: str, new: str):
     """Old and new text as HTML, deleted words in <del> and inserted words in <ins>."""
     from markupsafe import Markup, escape
 
@@ -71,7 +71,7 @@ def render_html(steps: list[dict], model: str = "") -> str:
         for ch in step["changes"]:
             old, new = ch["old"] or {}, ch["new"] or {}
             if ch["change"] == "modified":
-                old_html, new_html = _word_diff(old["text"], new["text"])
+                old_html, new_html = word_diff(old["text"], new["text"])
             else:
                 old_html, new_html = old.get("text", ""), new.get("text", "")
             old_labels, new_labels = old.get("labels", []), new.get("labels", [])

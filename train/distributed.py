@@ -12,7 +12,7 @@ from train.errors import RunError
 
 
 @dataclass
-class _Dist:
+class DistInfo:
     index: int = 0
     world: int = 1
     state: object | None = None
@@ -37,12 +37,12 @@ class _Dist:
         return box[0]
 
 
-def _dist_context() -> _Dist:
+def dist_context() -> DistInfo:
     """Process index and count under `accelerate launch` (or torchrun); one process otherwise.
     accelerate (and torch.distributed) is only imported when there are several processes."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
-        return _Dist()
+        return DistInfo()
     import torch
     from accelerate import PartialState
 
@@ -53,25 +53,25 @@ def _dist_context() -> _Dist:
         raise RunError(
             f"WORLD_SIZE is {world} but accelerate set up {state.num_processes} process(es)"
         )
-    return _Dist(state.process_index, state.num_processes, state)
+    return DistInfo(state.process_index, state.num_processes, state)
 
 
-def _marker(parts: Path, session: str, index: int, kind: str) -> Path:
+def rank_marker(parts: Path, session: str, index: int, kind: str) -> Path:
     return parts / f"_{kind}-{session}-r{index:03d}"
 
 
-def _wait_for_workers(parts: Path, session: str, dist: _Dist, poll_s: float = 1.0) -> None:
+def wait_for_workers(parts: Path, session: str, dist: DistInfo, poll_s: float = 1.0) -> None:
     """The main process waits for the others through marker files rather than a collective
     barrier, which would time out when one process has hours more work than another."""
     pending = set(range(1, dist.world))
     while pending:
         for i in sorted(pending):
-            failed = _marker(parts, session, i, "failed")
+            failed = rank_marker(parts, session, i, "failed")
             if failed.exists():
                 raise RunError(f"process {i} failed: {failed.read_text(encoding='utf-8').strip()}")
-            if _marker(parts, session, i, "finished").exists():
+            if rank_marker(parts, session, i, "finished").exists():
                 pending.discard(i)
         if pending:
             time.sleep(poll_s)
     for i in range(1, dist.world):
-        _marker(parts, session, i, "finished").unlink(missing_ok=True)
+        rank_marker(parts, session, i, "finished").unlink(missing_ok=True)

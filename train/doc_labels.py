@@ -26,9 +26,10 @@ from pathlib import Path
 
 from train.errors import DataError
 from train.jsonio import iter_jsonl
+from train.paths import REPO_ROOT
 from train.records import ClauseRecord
 from train.sources import DOCUMENT_SOURCES, LICENSES
-from train.taxonomy import REPO_ROOT, Taxonomy
+from train.taxonomy import Taxonomy
 from train.textnorm import text_sha1
 
 LABELLED_DOCUMENTS = REPO_ROOT / "data" / "labelled_documents.csv"

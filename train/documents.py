@@ -119,7 +119,7 @@ def _walk(folder: Path, exclude: Path | None, skipped: list[dict]) -> Iterator[P
             if exclude is not None and sub.resolve() == exclude:
                 continue
             if _is_output_folder(sub):
-                skipped.append(_skip_row(_doc_id(sub.resolve()), OUTPUT_FOLDER_REASON))
+                skipped.append(skip_row(_doc_id(sub.resolve()), OUTPUT_FOLDER_REASON))
                 logger.info("%s: %s", sub, OUTPUT_FOLDER_REASON)
                 continue
             kept.append(name)
@@ -161,7 +161,7 @@ def expand_inputs(
             if parent not in output_folders:
                 output_folders[parent] = _is_output_folder(parent)
                 if output_folders[parent]:
-                    skipped.append(_skip_row(_doc_id(parent.resolve()), OUTPUT_FOLDER_REASON))
+                    skipped.append(skip_row(_doc_id(parent.resolve()), OUTPUT_FOLDER_REASON))
             if output_folders[parent]:
                 return True
         return False
@@ -172,7 +172,7 @@ def expand_inputs(
         except (RuntimeError, OSError) as err:
             # A symlink loop or a dangling link: listed, never fatal.
             reason = "symlink loop" if "loop" in str(err).lower() else f"unreadable: {err}"
-            skipped.append(_skip_row(_doc_id(path.absolute()), reason))
+            skipped.append(skip_row(_doc_id(path.absolute()), reason))
             return
         if exclude is not None and (resolved == exclude or exclude in resolved.parents):
             return
@@ -180,7 +180,7 @@ def expand_inputs(
         if fmt is None:
             if explicit or resolved.suffix:
                 skipped.append(
-                    _skip_row(
+                    skip_row(
                         _doc_id(resolved), f"unsupported file type {resolved.suffix or '(none)'!r}"
                     )
                 )
@@ -193,7 +193,7 @@ def expand_inputs(
             logger.info("%s: the output folder itself, not read as input", folder)
             return
         if _is_output_folder(folder):
-            skipped.append(_skip_row(_doc_id(resolved), OUTPUT_FOLDER_REASON))
+            skipped.append(skip_row(_doc_id(resolved), OUTPUT_FOLDER_REASON))
             return
         for child in _walk(folder, exclude, skipped):
             add(child, explicit=False)
@@ -208,7 +208,7 @@ def expand_inputs(
         elif glob.has_magic(text):
             matches = sorted(glob.glob(text, recursive=True))
             if not matches:
-                skipped.append(_skip_row(text, "glob matched nothing"))
+                skipped.append(skip_row(text, "glob matched nothing"))
             root = Path(os.path.abspath(_glob_root(text)))
             for match in matches:
                 m = Path(match)
@@ -219,14 +219,14 @@ def expand_inputs(
                 else:
                     add(m, explicit=False)
         else:
-            skipped.append(_skip_row(text, "no such file or folder"))
+            skipped.append(skip_row(text, "no such file or folder"))
     docs = sorted(found.values(), key=lambda d: d.doc_id)
     # Overlapping inputs (a folder and a glob inside it) meet the same skipped folder twice.
     unique = {(r["path"], r["line"], r["reason"]): r for r in reversed(skipped)}
     return docs, [r for r in skipped if unique.get((r["path"], r["line"], r["reason"])) is r]
 
 
-def _skip_row(path: str, reason: str, line: int | str = "") -> dict:
+def skip_row(path: str, reason: str, line: int | str = "") -> dict:
     return {"path": path, "line": line, "reason": reason}
 
 
@@ -235,7 +235,7 @@ def _skip_row(path: str, reason: str, line: int | str = "") -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
-def _binary_reason(sample: bytes) -> str | None:
+def binary_reason(sample: bytes) -> str | None:
     for magic, kind in _BINARY_MAGIC.items():
         if sample.startswith(magic):
             return f"binary file ({kind})"
@@ -260,7 +260,7 @@ def _utf8_damage(data: bytes, complete: bool = True) -> tuple[int, int]:
     return bad, len(text) - ascii_chars - bad
 
 
-def _guess_encoding(data: bytes, complete: bool = True) -> tuple[str, str | None]:
+def guess_encoding(data: bytes, complete: bool = True) -> tuple[str, str | None]:
     """(encoding, warning) to decode `data` with `errors="replace"`: UTF-8 (with or without BOM)
     when it decodes; UTF-8 too when it is mostly valid UTF-8 with a few invalid bytes (a stray
     byte must not turn every `’` of the document into `â€™`), with a warning counting the bytes
@@ -339,10 +339,10 @@ def read_document(path: str | Path, max_bytes: int = MAX_DOCUMENT_BYTES) -> Docu
         raise SkipDocument(f"unreadable: {err.strerror or err}") from None
     if not data.strip():
         raise SkipDocument("empty file" if not data else "empty file (whitespace only)")
-    reason = _binary_reason(data[:8192])
+    reason = binary_reason(data[:8192])
     if reason:
         raise SkipDocument(reason)
-    encoding, warning = _guess_encoding(data)
+    encoding, warning = guess_encoding(data)
     text = data.decode(encoding, errors="replace")
     if not text.strip():
         raise SkipDocument("empty file (whitespace only)")
@@ -366,7 +366,7 @@ def _invalid_character(text: str) -> str | None:
     return None
 
 
-def _iter_jsonl_records(fh) -> Iterator[tuple[int, str | None, str | None, str | None]]:
+def iter_jsonl_records(fh) -> Iterator[tuple[int, str | None, str | None, str | None]]:
     """(line, id, text, error) for each non-blank line."""
     for line_no, line in enumerate(fh, start=1):
         if not line.strip():
@@ -426,7 +426,7 @@ def _looks_like_rows(text: str, columns: list[str], rid: str) -> bool:
     return any(row_like(line) for line in lines)
 
 
-def _iter_csv_records(fh) -> Iterator[tuple[int, str | None, str | None, str | None]]:
+def iter_csv_records(fh) -> Iterator[tuple[int, str | None, str | None, str | None]]:
     """(line, id, text, error) for each record (line: where the record starts). Quotes are read
     strictly, so a field whose closing quote is missing is an error (listing the lines it took)
     instead of silently swallowing the rows after it into one clause."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import sys
 import time
 from collections.abc import Iterable
@@ -30,18 +29,16 @@ from train.download_manifest import (
     CHUNK_BYTES,
     DEFAULT_CHECKSUMS,
     DEFAULT_MANIFEST,
-    PROJECT_ROOT,
     FileEntry,
     ManifestError,
     Source,
-    _atomic_output,
-    _select,
+    atomic_output,
     file_sha256,
     load_manifest,
     read_checksums,
+    select_entries,
 )
-
-DEFAULT_RAW_DIR = PROJECT_ROOT / "data" / "raw"
+from train.paths import default_raw_dir
 
 USER_AGENT = "ClauseWatch-downloader/1"
 # Statuses worth another try: rate limiting and server-side trouble. A 404 will not go away.
@@ -94,7 +91,7 @@ def verify_raw_dir(
     """
     raw_dir = Path(raw_dir)
     report: dict = {"checked": 0, "ok": [], "missing": [], "mismatched": []}
-    for entry in _select(read_checksums(checksums), sources):
+    for entry in select_entries(read_checksums(checksums), sources):
         report["checked"] += 1
         local = raw_dir / entry.path
         if not local.is_file():
@@ -134,7 +131,7 @@ def download_sources(
         raise ValueError(f"workers must be at least 1, got {workers}")
     raw_dir = Path(raw_dir)
     catalogue = load_manifest(manifest)
-    entries = _select(read_checksums(checksums), sources)
+    entries = select_entries(read_checksums(checksums), sources)
     # Resolve every URL first so that a manifest gap fails before anything is fetched.
     jobs = [(entry, _url_of(entry, catalogue, base_url)) for entry in entries]
 
@@ -202,7 +199,7 @@ def _download_with_retries(
 
 def _download_once(url: str, dest: Path, expected: str, timeout_s: float) -> None:
     """Stream ``url`` into a temporary file and move it onto ``dest`` if the sha256 matches."""
-    with _open_url(url, timeout_s) as response, _atomic_output(dest) as out:
+    with _open_url(url, timeout_s) as response, atomic_output(dest) as out:
         actual = _stream(response, out)
         if actual != expected:
             raise ChecksumMismatchError(expected, actual)
@@ -256,15 +253,12 @@ def _first_lines(lines: list[str]) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def default_raw_dir() -> Path:
-    """RAW_DIR from the environment (offline machines point it at a local copy), else data/raw."""
-    return Path(os.environ.get("RAW_DIR") or DEFAULT_RAW_DIR)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Download (or with ``--verify-only`` just check) the raw data; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--raw-dir", type=Path, default=default_raw_dir(), help="(env RAW_DIR)")
+    parser.add_argument(
+        "--raw-dir", type=Path, default=default_raw_dir(shared_fallback=False), help="(env RAW_DIR)"
+    )
     parser.add_argument(
         "--source", action="append", dest="sources", help="only this source (repeatable)"
     )

@@ -22,10 +22,10 @@ from urllib.parse import quote, urlsplit
 import yaml
 
 from train.errors import ConfigError
+from train.paths import DATA_DIR
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MANIFEST = PROJECT_ROOT / "data" / "sources.yaml"
-DEFAULT_CHECKSUMS = PROJECT_ROOT / "data" / "checksums.sha256"
+DEFAULT_MANIFEST = DATA_DIR / "sources.yaml"
+DEFAULT_CHECKSUMS = DATA_DIR / "checksums.sha256"
 DEFAULT_URL_TEMPLATE = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
 
 CHUNK_BYTES = 1 << 20
@@ -333,13 +333,13 @@ def write_checksums(
     """Regenerate the checksum list from a complete local copy; returns the number of files."""
     entries = compute_checksums(raw_dir, manifest)
     text = "".join(f"{entry.sha256}  {entry.path}\n" for entry in entries)
-    with _atomic_output(Path(output)) as out:
+    with atomic_output(Path(output)) as out:
         out.write(text.encode("utf-8"))
     return len(entries)
 
 
 @contextmanager
-def _atomic_output(path: Path) -> Iterator[BinaryIO]:
+def atomic_output(path: Path) -> Iterator[BinaryIO]:
     """Yield a temporary file that replaces ``path`` only if the block finishes without error."""
     # Same folder, so os.replace is an atomic rename; a random part keeps parallel runs apart.
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
@@ -351,7 +351,7 @@ def _atomic_output(path: Path) -> Iterator[BinaryIO]:
         tmp.unlink(missing_ok=True)
 
 
-def _select(entries: list[FileEntry], sources: Iterable[str] | None) -> list[FileEntry]:
+def select_entries(entries: list[FileEntry], sources: Iterable[str] | None) -> list[FileEntry]:
     if sources is None:
         return entries
     wanted = set(sources)

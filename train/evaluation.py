@@ -30,17 +30,13 @@ from train.evaluation_report import (
 )
 from train.metrics import apply_thresholds, bootstrap_f1_ci
 from train.outputs import write_atomic
-from train.taxonomy import REPO_ROOT, Taxonomy
+from train.paths import repo_path
+from train.taxonomy import Taxonomy
 
 DEFAULT_MODEL = Path("outputs/latest/model")
 DEFAULT_DATA = Path("data/processed")
 N_WORST = 5  # false positives / false negatives shown per label in the report
 GROUP_FIELDS = {"by_source": "source", "by_origin": "origin"}
-
-
-def _repo_path(value: str | Path) -> Path:
-    path = Path(value)
-    return path if path.is_absolute() or path.exists() else REPO_ROOT / path
 
 
 # ----------------------------------------------------------------------------- data
@@ -87,7 +83,7 @@ def load_built_split(path: str | Path, split: str, label_names: Sequence[str]) -
 
 def load_rows(data: str | Path, split: str, taxonomy: Taxonomy) -> list[dict]:
     """Labelled clauses to evaluate: a split of a built dataset folder, or a `.jsonl`/`.csv` file."""
-    path = _repo_path(data)
+    path = repo_path(data)
     if path.is_dir():
         rows = load_built_split(path, split, taxonomy.names)
     elif path.is_file():
@@ -111,7 +107,7 @@ def load_baseline_rows(
 ) -> tuple[list[dict], list[dict] | None]:
     """Training and validation clauses for the baselines: a built dataset folder's train and
     validation splits, or a train file (with an optional validation file)."""
-    path = _repo_path(train_on)
+    path = repo_path(train_on)
     if path.is_dir():
         train_rows = load_built_split(path, "train", taxonomy.names)
         val_rows = load_built_split(path, "validation", taxonomy.names)
@@ -119,7 +115,7 @@ def load_baseline_rows(
         train_rows = read_clause_file(path, taxonomy)
         val_rows = None
     if validation is not None:
-        val_rows = read_clause_file(_repo_path(validation), taxonomy)
+        val_rows = read_clause_file(repo_path(validation), taxonomy)
     if not train_rows:
         raise DataError(path, "no training clauses for the baselines")
     return train_rows, val_rows
@@ -328,7 +324,7 @@ def evaluate_model(
     """
     from train.inference import ClausePredictor
 
-    model_path = _repo_path(model_dir)
+    model_path = repo_path(model_dir)
     if not model_path.exists():
         raise FileNotFoundError(
             f"{model_dir}: model folder not found; train one with `make train` or pass --model"
@@ -342,7 +338,7 @@ def evaluate_model(
         tuple(labels),
         tuple(definitions.get(n, "") for n in labels),
     )
-    data_path = _repo_path(data)
+    data_path = repo_path(data)
     rows = load_rows(data_path, split, taxonomy)
     texts, gold, mask = rows_to_arrays(rows)
     out_dir = Path(output_dir) if output_dir is not None else model_path.parent / "eval"

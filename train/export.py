@@ -40,7 +40,7 @@ from train.inference import ONNX_FILES
 from train.metrics import apply_thresholds
 from train.modelio import META_FILE, ModelMeta, load_meta, save_meta
 from train.onnx_backend import EMBEDDING_OUTPUT
-from train.taxonomy import REPO_ROOT
+from train.paths import REPO_ROOT, repo_path
 
 DEFAULT_MODEL = "outputs/latest/model"
 DEFAULT_OPSET = 18
@@ -77,11 +77,6 @@ def require_onnx_tools():
     import onnxruntime
 
     return onnx, onnxruntime
-
-
-def _repo_path(value: str | Path) -> Path:
-    path = Path(value)
-    return path if path.is_absolute() or path.exists() else REPO_ROOT / path
 
 
 # ----------------------------------------------------------------------------- Hub folder
@@ -289,9 +284,9 @@ def default_parity_file(run_dir: Path) -> Path | None:
 
         data = (yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}).get("data", {})
         if data.get("validation_file"):
-            candidates.append(_repo_path(data["validation_file"]))
+            candidates.append(repo_path(data["validation_file"]))
         if data.get("dataset_dir"):
-            candidates.append(_repo_path(data["dataset_dir"]) / "jsonl" / "validation.jsonl")
+            candidates.append(repo_path(data["dataset_dir"]) / "jsonl" / "validation.jsonl")
     candidates.append(REPO_ROOT / "data" / "processed" / "jsonl" / "validation.jsonl")
     return next((p for p in candidates if p.is_file()), None)
 
@@ -441,7 +436,7 @@ def export_model(
     from train.model_card import write_model_card
 
     require_onnx_tools()
-    model_dir = _repo_path(model_dir)
+    model_dir = repo_path(model_dir)
     meta = load_meta(model_dir)
     run_dir = model_dir.resolve().parent
     target = (Path(output_dir) if output_dir else run_dir / "export").resolve()

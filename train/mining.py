@@ -17,8 +17,9 @@ from tqdm.auto import tqdm
 from train import sources
 from train.errors import DataError
 from train.jsonio import iter_jsonl
+from train.paths import REPO_ROOT
 from train.patterns import mentions_ai, mentions_content_license
-from train.taxonomy import REPO_ROOT, Taxonomy
+from train.taxonomy import Taxonomy
 from train.textnorm import text_sha1
 
 MINED_LABELS = REPO_ROOT / "data" / "mined_labels.jsonl"

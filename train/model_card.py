@@ -19,8 +19,8 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from train.card import SOURCE_LICENSES
 from train.modelio import ModelMeta
+from train.paths import REPO_ROOT, repo_path
 from train.splits import SPLITS
-from train.taxonomy import REPO_ROOT
 
 MODEL_CARD_TEMPLATE = REPO_ROOT / "data" / "model_card_template.md"
 PLACEHOLDER_REPO_ID = "your-username/clausewatch"
@@ -56,11 +56,6 @@ def _read_json(path: Path) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
-def _repo_path(value: str) -> Path:
-    path = Path(value)
-    return path if path.is_absolute() or path.exists() else REPO_ROOT / path
-
-
 def load_run_files(run_dir: Path) -> dict:
     """metrics (None when `make eval` was not run), summary, config and dataset stats of a run."""
     import yaml
@@ -72,7 +67,7 @@ def load_run_files(run_dir: Path) -> dict:
     data = (config or {}).get("data", {})
     stats = None
     if not data.get("train_file") and data.get("dataset_dir"):
-        stats = _read_json(_repo_path(data["dataset_dir"]) / "stats.json")
+        stats = _read_json(repo_path(data["dataset_dir"]) / "stats.json")
     metrics = _read_json(run_dir / "eval" / "metrics.json")
     return {
         "metrics": metrics if metrics and isinstance(metrics.get("test"), dict) else None,
@@ -398,7 +393,8 @@ def _hardware_items(summary: dict) -> list[str]:
     if hw.get("gpu"):
         device = f"{hw.get('gpu_count', 1)} x {hw['gpu']}"
     else:
-        device = f"CPU only ({hw.get('cpu_count', '?')} cores, {hw.get('torch_threads', '?')} torch threads)"
+        cpu = f"{hw['cpu']}, " if hw.get("cpu") else ""
+        device = f"CPU only ({cpu}{hw.get('cpu_count', '?')} cores, {hw.get('torch_threads', '?')} torch threads)"
     speed = summary.get("train_samples_per_second")
     return [
         f"Hardware: {device}; {hw.get('platform', 'platform not recorded')}.",

@@ -25,9 +25,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from train.errors import DataError
+from train.paths import REPO_ROOT
 from train.patterns import mentions_ai
 from train.segment import Clause, segment_document
-from train.taxonomy import REPO_ROOT
 from train.textnorm import normalize_text, text_sha1
 
 OTA_SUBDIR = "ota_ai_changes"

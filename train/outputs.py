@@ -19,7 +19,7 @@ PARTS_DIR = "parts"
 LOCK_FILE = ".clausewatch.lock"  # held by the run writing into the output folder
 
 
-def _tmp_path(path: Path) -> Path:
+def temp_path_beside(path: Path) -> Path:
     """A temporary name beside `path`, unique to this process and call (hidden, `.tmp`)."""
     return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp")
 
@@ -27,7 +27,7 @@ def _tmp_path(path: Path) -> Path:
 def write_atomic(path: Path, write) -> None:
     """Write through `write(fh)` into a temporary file beside `path`, then rename it into place,
     so a kill leaves either the old file or the new one, never half of one."""
-    tmp = _tmp_path(path)
+    tmp = temp_path_beside(path)
     try:
         with tmp.open("w", encoding="utf-8", newline="") as fh:
             write(fh)
@@ -39,7 +39,7 @@ def write_atomic(path: Path, write) -> None:
             tmp.unlink()
 
 
-def _check_output_path(output_dir: Path) -> None:
+def check_output_path(output_dir: Path) -> None:
     if output_dir.exists() and not output_dir.is_dir():
         raise RunError(f"output path {output_dir} exists and is not a folder")
     parent = output_dir

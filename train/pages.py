@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from train.taxonomy import REPO_ROOT
+from train.paths import REPO_ROOT
 
 TEMPLATES = REPO_ROOT / "data" / "templates"
 

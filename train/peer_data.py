@@ -19,7 +19,6 @@ Every label is annotated on every row (`label_mask` all 1).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -27,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from train.errors import DataError
+from train.paths import REPO_ROOT
 from train.sources import (
     LICENSES,
     _opp115_categories,
@@ -35,8 +35,8 @@ from train.sources import (
     read_claudette_document,
     read_opp115_segments,
 )
-from train.splits import SPLITS, assign_splits
-from train.taxonomy import REPO_ROOT, Taxonomy, load_taxonomy
+from train.splits import SPLITS, assign_splits, seeded_order
+from train.taxonomy import Taxonomy, load_taxonomy
 
 TASKS = ("claudette", "opp115")
 # The labels each task's taxonomy must have (its order is the taxonomy file's).
@@ -76,18 +76,13 @@ OPP115_CONSOLIDATION = Path("opp115/OPP-115/consolidation/threshold-0.75-overlap
 
 def task_taxonomy_path(task: str) -> Path:
     """`data/peers/<task>_taxonomy.yaml`."""
-    _check_task(task)
+    check_task(task)
     return PEERS_DIR / f"{task}_taxonomy.yaml"
 
 
-def _check_task(task: str) -> None:
+def check_task(task: str) -> None:
     if task not in TASKS:
         raise ValueError(f"unknown peer task {task!r}; choose from {', '.join(TASKS)}")
-
-
-def _hash_order(names: Sequence[str], seed: int) -> list[str]:
-    """`names` in a seeded, platform-independent order."""
-    return sorted(names, key=lambda n: hashlib.sha1(f"{seed}:{n}".encode()).hexdigest())
 
 
 def _row(rid: str, text: str, labels: list[int], source: str, service: str, document: str) -> dict:
@@ -235,7 +230,7 @@ def hold_out_documents(
     n = max(1, round(share * len(documents)))
     if n >= len(documents):
         raise ValueError(f"cannot hold out {n} validation documents from {len(documents)}")
-    order = _hash_order(documents, seed)
+    order = seeded_order(documents, seed)
     size = n
     if positives:
         width = len(next(iter(positives.values())))
@@ -357,7 +352,7 @@ def prepare_opp115(
 
 def run_names(task: str, data_dir: Path | None = None) -> list[str]:
     """The runs of a task: `fold{k}` for CLAUDETTE's folds (as prepared), `split` for OPP-115."""
-    _check_task(task)
+    check_task(task)
     if task == "opp115":
         return ["split"]
     folder = Path(data_dir or PEERS_DIR) / task
@@ -369,7 +364,7 @@ def run_names(task: str, data_dir: Path | None = None) -> list[str]:
 
 def split_files(task: str, run: str, data_dir: Path | None = None) -> dict[str, Path]:
     """train / validation / test JSONL of one run of a task."""
-    _check_task(task)
+    check_task(task)
     folder = Path(data_dir or PEERS_DIR) / task
     if task == "claudette":
         folder = folder / run
@@ -385,7 +380,7 @@ def prepare(
 ) -> dict:
     """Build a peer task's JSONL files under `<data_dir>/<task>/`, write its `stats.json`, print
     the per-split counts and return the statistics."""
-    _check_task(task)
+    check_task(task)
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
         raise DataError(raw_dir, "raw data folder not found: set RAW_DIR or pass --raw-dir")

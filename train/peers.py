@@ -14,16 +14,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from train.errors import DataError
+from train.machine import cpu_name
+from train.paths import REPO_ROOT
 from train.peer_data import (
     DEFAULT_SEED,
     PEERS_DIR,
-    _check_task,
+    check_task,
     is_prepared,
     prepare,
     run_names,
     split_files,
 )
-from train.taxonomy import REPO_ROOT
 
 CONFIGS_DIR = REPO_ROOT / "configs"
 OUTPUT_ROOT = Path("outputs") / "peers"
@@ -136,7 +137,7 @@ def run_one(
         "train_wall_time_s": round(t1 - t0, 1),
         "eval_wall_time_s": round(t2 - t1, 1),
         "wall_time_s": round(t2 - t0, 1),
-        "hardware": {**summary["hardware"], "cpu": _cpu_name()},
+        "hardware": {**summary["hardware"], "cpu": cpu_name()},
         "settings": {
             **resolved["model"],
             **{key: resolved["training"][key] for key in SETTINGS_REPORTED},
@@ -145,18 +146,6 @@ def run_one(
         "run_dir": str(run_dir),
         "data": {split: str(path) for split, path in files.items()},
     }
-
-
-def _cpu_name() -> str:
-    """The CPU model from /proc/cpuinfo (Linux), else what `platform` knows."""
-    import platform
-
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def _finish_tracker() -> None:
@@ -193,7 +182,7 @@ def run_peer(
     """Prepare a peer task's data if missing, train and evaluate each run (CLAUDETTE: the `folds`
     given, default all; OPP-115: its one split), write `<output_root>/<task>/results.json` (per
     run and the mean over runs, with the published numbers) and print the table."""
-    _check_task(task)
+    check_task(task)
     data_dir = Path(data_dir or PEERS_DIR)
     if not is_prepared(task, data_dir):
         if raw_dir is None:

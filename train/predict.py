@@ -45,7 +45,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from train.cli import configure_logging
-from train.distributed import _Dist, _dist_context, _marker, _wait_for_workers
+from train.distributed import DistInfo, dist_context, rank_marker, wait_for_workers
 from train.documents import MAX_DOCUMENT_BYTES, InputDocument, expand_inputs
 from train.errors import RunError
 from train.language import summarise_language
@@ -55,21 +55,21 @@ from train.outputs import (
     PARTS_DIR,
     REPORT_FILE,
     SKIPPED_FILE,
-    _check_output_path,
+    check_output_path,
     lock_output,
 )
 from train.predict_merge import merge_outputs
 from train.predict_parts import (
     Done,
-    _commit_part,
-    _done_blocks,
-    _is_complete,
-    _iter_pending_units,
-    _load_done,
-    _prepare_run,
+    commit_part,
+    completed_blocks,
+    is_complete,
+    iter_pending_units,
+    load_done,
+    prepare_run,
 )
-from train.predict_scoring import MAX_BATCH_TOKENS, _chunks, _score_isolated
-from train.predict_units import CLAUSE_BLOCK, _stamp, _Unit
+from train.predict_scoring import MAX_BATCH_TOKENS, score_isolated, scoring_chunks
+from train.predict_units import CLAUSE_BLOCK, WorkUnit, file_stamp
 from train.predictor import load_predictor, max_chars_for, model_fingerprint
 
 logger = logging.getLogger("clausewatch.batch")
@@ -113,8 +113,8 @@ def predict_corpus(
 
     started = time.time()
     output_dir = Path(output_dir)
-    _check_output_path(output_dir)
-    dist = _dist_context()
+    check_output_path(output_dir)
+    dist = dist_context()
     if predictor is None:
         predictor = load_predictor(model_dir, backend, device=dist.device)
     backend_name = getattr(predictor, "backend_name", backend)
@@ -138,7 +138,7 @@ def predict_corpus(
     if dist.is_main:
         try:
             lock = lock_output(output_dir)
-            outcome = _prepare_run(output_dir, run_info, overwrite)
+            outcome = prepare_run(output_dir, run_info, overwrite)
         except RunError as err:
             outcome = {"error": str(err)}
     try:
@@ -150,9 +150,9 @@ def predict_corpus(
 
         docs, input_skipped = expand_inputs(inputs, exclude=output_dir)
         mine = [d for i, d in enumerate(docs) if i % dist.world == dist.index]
-        done = _load_done(parts)
+        done = load_done(parts)
         pending = [
-            d for d in mine if not _is_complete(d, _done_blocks(done, d.key, _stamp(d.path)))
+            d for d in mine if not is_complete(d, completed_blocks(done, d.key, file_stamp(d.path)))
         ]
         if dist.is_main:
             logger.info(
@@ -188,14 +188,14 @@ def predict_corpus(
             )
         except BaseException as err:
             if not dist.is_main:
-                _marker(parts, session, dist.index, "failed").write_text(
+                rank_marker(parts, session, dist.index, "failed").write_text(
                     repr(err), encoding="utf-8"
                 )
             raise
         if not dist.is_main:
-            _marker(parts, session, dist.index, "finished").write_text("ok", encoding="utf-8")
+            rank_marker(parts, session, dist.index, "finished").write_text("ok", encoding="utf-8")
             return {**stats, "process_index": dist.index, "merged": False}
-        _wait_for_workers(parts, session, dist)
+        wait_for_workers(parts, session, dist)
 
         summary = merge_outputs(
             output_dir,
@@ -226,7 +226,7 @@ def _run_pending(
     pending: list[InputDocument],
     done: Done,
     parts: Path,
-    dist: _Dist,
+    dist: DistInfo,
     stats: dict,
     *,
     total: int,
@@ -244,7 +244,7 @@ def _run_pending(
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     prefix = f"{int(time.time() * 1000):013d}-r{dist.index:03d}"
-    units = _iter_pending_units(pending, done, min_words, max_chars, block_size, max_bytes)
+    units = iter_pending_units(pending, done, min_words, max_chars, block_size, max_bytes)
     started = time.time()
     bar = tqdm(
         total=total,
@@ -254,9 +254,9 @@ def _run_pending(
         dynamic_ncols=True,
     )
     with bar, logging_redirect_tqdm():
-        for seq, chunk in enumerate(_chunks(units, docs_per_chunk, max_chunk_clauses)):
-            records, summaries = _score_isolated(predictor, chunk, batch_size)
-            _commit_part(parts, f"{prefix}-{seq:06d}", records, summaries)
+        for seq, chunk in enumerate(scoring_chunks(units, docs_per_chunk, max_chunk_clauses)):
+            records, summaries = score_isolated(predictor, chunk, batch_size)
+            commit_part(parts, f"{prefix}-{seq:06d}", records, summaries)
             for unit, summary in zip(chunk, summaries, strict=True):
                 _log_unit(unit, summary)
             finished = sum(1 for unit in chunk if unit.last)
@@ -267,7 +267,7 @@ def _run_pending(
             bar.set_postfix_str(f"{stats['clauses_scored'] / elapsed:.1f} clauses/s", refresh=False)
 
 
-def _log_unit(unit: _Unit, summary: dict) -> None:
+def _log_unit(unit: WorkUnit, summary: dict) -> None:
     if unit.skip_reason:
         logger.warning("%s: skipped: %s", unit.doc.doc_id, unit.skip_reason)
         return

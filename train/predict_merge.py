@@ -12,7 +12,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
-from train.documents import InputDocument, _skip_row
+from train.documents import InputDocument, skip_row
 from train.language import summarise_language
 from train.outputs import (
     CLAUSES_FILE,
@@ -20,12 +20,12 @@ from train.outputs import (
     PARTS_DIR,
     REPORT_FILE,
     SKIPPED_FILE,
-    _tmp_path,
+    temp_path_beside,
     write_atomic,
 )
-from train.predict_parts import _done_blocks, _is_complete, _load_done
+from train.predict_parts import completed_blocks, is_complete, load_done
 from train.predict_report import _ReportBuilder
-from train.predict_units import _stamp
+from train.predict_units import file_stamp
 
 logger = logging.getLogger("clausewatch.batch")
 
@@ -98,7 +98,7 @@ def merge_outputs(
     """Merge the committed parts of the current inputs into the final outputs, in input order;
     returns the run summary."""
     parts_dir = output_dir / PARTS_DIR
-    done = _load_done(parts_dir)
+    done = load_done(parts_dir)
     cache = _PartCache(parts_dir, cache_size)
     skipped = list(input_skipped)
     totals = {"documents": 0, "clauses": 0, "flagged_clauses": 0, "non_english_documents": 0}
@@ -106,8 +106,8 @@ def merge_outputs(
     report = _ReportBuilder(labels, report_max_docs, report_max_clauses)
     doc_columns = ["doc_id", "format", "clauses", "flagged_clauses", *labels]
     doc_columns += ["language", "english_share", "mostly_non_english", "encoding", "note"]
-    clauses_tmp = _tmp_path(output_dir / CLAUSES_FILE)
-    docs_tmp = _tmp_path(output_dir / DOCUMENTS_FILE)
+    clauses_tmp = temp_path_beside(output_dir / CLAUSES_FILE)
+    docs_tmp = temp_path_beside(output_dir / DOCUMENTS_FILE)
     try:
         with (
             clauses_tmp.open("w", encoding="utf-8") as out,
@@ -116,18 +116,18 @@ def merge_outputs(
             writer = csv.DictWriter(docs_fh, fieldnames=doc_columns)
             writer.writeheader()
             for doc in docs:
-                blocks = _done_blocks(done, doc.key, _stamp(doc.path))
+                blocks = completed_blocks(done, doc.key, file_stamp(doc.path))
                 entries = [blocks[b] for b in sorted(blocks)]
-                if not _is_complete(doc, blocks):
+                if not is_complete(doc, blocks):
                     logger.warning(
                         "%s: no results (changed during the run?); rerun to score it", doc.doc_id
                     )
                     skipped.append(
-                        _skip_row(doc.doc_id, "not scored (file changed during the run); rerun")
+                        skip_row(doc.doc_id, "not scored (file changed during the run); rerun")
                     )
                     continue
                 if entries[0][1].get("skip_reason"):
-                    skipped.append(_skip_row(doc.doc_id, entries[0][1]["skip_reason"]))
+                    skipped.append(skip_row(doc.doc_id, entries[0][1]["skip_reason"]))
                     continue
                 units = [u for _, u in entries]
                 for u in units:

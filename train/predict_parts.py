@@ -24,12 +24,12 @@ from train.outputs import (
     SKIPPED_FILE,
     write_atomic,
 )
-from train.predict_units import _clause_file_units, _stamp, _text_units, _Unit
+from train.predict_units import WorkUnit, clause_file_units, file_stamp, text_units
 
 logger = logging.getLogger("clausewatch.batch")
 
 
-def _unit_summary(unit: _Unit, flags: list[list[int]], lang: dict[str, int]) -> dict:
+def unit_summary(unit: WorkUnit, flags: list[list[int]], lang: dict[str, int]) -> dict:
     counts = [int(sum(col)) for col in zip(*flags, strict=True)] if flags else []
     return {
         "key": unit.doc.key,
@@ -49,7 +49,7 @@ def _unit_summary(unit: _Unit, flags: list[list[int]], lang: dict[str, int]) -> 
     }
 
 
-def _commit_part(parts_dir: Path, name: str, records: list[dict], units: list[dict]) -> None:
+def commit_part(parts_dir: Path, name: str, records: list[dict], units: list[dict]) -> None:
     """Clause records first, then the marker that makes them count."""
     write_atomic(
         parts_dir / f"{name}.jsonl",
@@ -61,7 +61,7 @@ def _commit_part(parts_dir: Path, name: str, records: list[dict], units: list[di
 Done = dict[str, dict[int, tuple[str, dict]]]  # doc key -> block -> (part name, unit summary)
 
 
-def _load_done(parts_dir: Path) -> Done:
+def load_done(parts_dir: Path) -> Done:
     """Every committed unit, by document and block; when a unit was committed twice, the newest
     part (names start with a timestamp) wins."""
     done: Done = {}
@@ -77,12 +77,12 @@ def _load_done(parts_dir: Path) -> Done:
     return done
 
 
-def _done_blocks(done: Done, key: str, stamp: str) -> dict[int, tuple[str, dict]]:
+def completed_blocks(done: Done, key: str, stamp: str) -> dict[int, tuple[str, dict]]:
     """The committed blocks of one document that match its current contents."""
     return {b: e for b, e in done.get(key, {}).items() if e[1]["stamp"] == stamp}
 
 
-def _is_complete(doc: InputDocument, blocks: dict[int, tuple[str, dict]]) -> bool:
+def is_complete(doc: InputDocument, blocks: dict[int, tuple[str, dict]]) -> bool:
     """All of a document is committed: a skip, or every block up to the last one (a document
     committed whole by an earlier version is one block, marked last)."""
     if 0 in blocks and blocks[0][1].get("skip_reason"):
@@ -104,7 +104,7 @@ def _remove_orphans(parts_dir: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _prepare_run(output_dir: Path, run_info: dict, overwrite: bool) -> dict:
+def prepare_run(output_dir: Path, run_info: dict, overwrite: bool) -> dict:
     """Create the output folder and check that an earlier partial run used the same model,
     backend and segmentation; returns the run record (with a fresh session id)."""
     parts = output_dir / PARTS_DIR
@@ -146,22 +146,22 @@ def _prepare_run(output_dir: Path, run_info: dict, overwrite: bool) -> dict:
     return record
 
 
-def _iter_pending_units(
+def iter_pending_units(
     docs: Sequence[InputDocument],
     done: Done,
     min_words: int,
     max_chars: int,
     block_size: int,
     max_bytes: int,
-) -> Iterator[_Unit]:
+) -> Iterator[WorkUnit]:
     for doc in docs:
-        stamp = _stamp(doc.path)
-        blocks = _done_blocks(done, doc.key, stamp)
-        if _is_complete(doc, blocks):
+        stamp = file_stamp(doc.path)
+        blocks = completed_blocks(done, doc.key, stamp)
+        if is_complete(doc, blocks):
             continue
         if doc.is_clause_file:
-            yield from _clause_file_units(doc, stamp, set(blocks), block_size, max_bytes)
+            yield from clause_file_units(doc, stamp, set(blocks), block_size, max_bytes)
         else:
-            yield from _text_units(
+            yield from text_units(
                 doc, stamp, set(blocks), min_words, max_chars, max_bytes, block_size
             )

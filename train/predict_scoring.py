@@ -7,11 +7,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 
-from train.documents import _skip_row
+from train.documents import skip_row
 from train.language import language_counts
-from train.predict_parts import _unit_summary
+from train.predict_parts import unit_summary
 from train.predict_report import CONTEXT_CHARS
-from train.predict_units import _Unit
+from train.predict_units import WorkUnit
 
 logger = logging.getLogger("clausewatch.batch")
 
@@ -21,8 +21,10 @@ logger = logging.getLogger("clausewatch.batch")
 MAX_BATCH_TOKENS = 4096
 
 
-def _chunks(units: Iterable[_Unit], docs_per_chunk: int, max_clauses: int) -> Iterator[list[_Unit]]:
-    chunk: list[_Unit] = []
+def scoring_chunks(
+    units: Iterable[WorkUnit], docs_per_chunk: int, max_clauses: int
+) -> Iterator[list[WorkUnit]]:
+    chunk: list[WorkUnit] = []
     n_clauses = 0
     for unit in units:
         chunk.append(unit)
@@ -34,8 +36,8 @@ def _chunks(units: Iterable[_Unit], docs_per_chunk: int, max_clauses: int) -> It
         yield chunk
 
 
-def _score_isolated(
-    predictor, chunk: list[_Unit], batch_size: int
+def score_isolated(
+    predictor, chunk: list[WorkUnit], batch_size: int
 ) -> tuple[list[dict], list[dict]]:
     """Score a chunk; when that fails, score its documents one by one, and inside a failing
     document its clauses one by one, so one bad document or record lands in `skipped.csv` with
@@ -46,7 +48,7 @@ def _score_isolated(
         if len(chunk) > 1:
             records, summaries = [], []
             for unit in chunk:
-                r, s = _score_isolated(predictor, [unit], batch_size)
+                r, s = score_isolated(predictor, [unit], batch_size)
                 records += r
                 summaries += s
             return records, summaries
@@ -58,7 +60,7 @@ def _score_isolated(
         except Exception as err:  # noqa: BLE001
             where = f"record {clause[0]}" if clause[0] is not None else f"offset {clause[1]}"
             reason = f"scoring failed at {where}: {type(err).__name__}: {str(err)[:200]}"
-            unit.skipped.append(_skip_row(unit.doc.doc_id, reason))
+            unit.skipped.append(skip_row(unit.doc.doc_id, reason))
             logger.warning("%s: %s", unit.doc.doc_id, reason)
         else:
             kept.append(clause)
@@ -90,7 +92,9 @@ def _predict_bounded(predictor, texts: list[str], batch_size: int):
     return probs
 
 
-def _score_chunk(predictor, chunk: list[_Unit], batch_size: int) -> tuple[list[dict], list[dict]]:
+def _score_chunk(
+    predictor, chunk: list[WorkUnit], batch_size: int
+) -> tuple[list[dict], list[dict]]:
     """Score every clause of a chunk (length-sorted batches, long ones smaller) -> (records,
     units)."""
     texts = [c[3] for unit in chunk for c in unit.clauses]
@@ -126,6 +130,6 @@ def _score_chunk(predictor, chunk: list[_Unit], batch_size: int) -> tuple[list[d
                 [unit.text[:2000]] if unit.text and unit.text.strip() else []
             )
             lang = language_counts(sample)
-        summaries.append(_unit_summary(unit, unit_flags, lang))
+        summaries.append(unit_summary(unit, unit_flags, lang))
         row += n
     return records, summaries

@@ -14,12 +14,12 @@ from pathlib import Path
 from train.documents import (
     InputDocument,
     SkipDocument,
-    _binary_reason,
-    _guess_encoding,
-    _iter_csv_records,
-    _iter_jsonl_records,
-    _skip_row,
+    binary_reason,
+    guess_encoding,
+    iter_csv_records,
+    iter_jsonl_records,
     read_document,
+    skip_row,
 )
 
 logger = logging.getLogger("clausewatch.batch")
@@ -30,7 +30,7 @@ SEGMENT_WINDOW = 1 << 16  # characters of a document's text segmented at a time
 
 
 @dataclass
-class _Unit:
+class WorkUnit:
     """A committed piece of work: a whole document, or one block of a clause file."""
 
     doc: InputDocument
@@ -47,7 +47,7 @@ class _Unit:
     skip_reason: str | None = None  # the whole document was skipped
 
 
-def _stamp(path: Path) -> str:
+def file_stamp(path: Path) -> str:
     """Size and modification time: a changed file is scored again on resume."""
     try:
         st = path.stat()
@@ -96,7 +96,7 @@ def _iter_clauses(text: str, min_words: int, max_chars: int, window: int):
         start = end
 
 
-def _text_units(
+def text_units(
     doc: InputDocument,
     stamp: str,
     done_blocks: set[int],
@@ -105,7 +105,7 @@ def _text_units(
     max_bytes: int,
     block_size: int,
     window: int | None = None,
-) -> Iterator[_Unit]:
+) -> Iterator[WorkUnit]:
     """A document as blocks of at most `block_size` clauses, segmented as they are needed (one
     window of text at a time) so a huge document is never held as one list of clauses or scored in
     one call; blocks in `done_blocks` are segmented (to know where the next block starts) but not
@@ -113,7 +113,7 @@ def _text_units(
     is one unit with a `skip_reason`."""
     from train.segment import prepare_text
 
-    head = _Unit(doc, 0, stamp)
+    head = WorkUnit(doc, 0, stamp)
     try:
         decoded = read_document(doc.path, max_bytes=max_bytes)
     except SkipDocument as err:
@@ -131,8 +131,8 @@ def _text_units(
     encoding, warning = decoded.encoding, decoded.warning
     del decoded  # the raw text of a large document is not needed any more
 
-    def new_unit(block: int) -> _Unit:
-        unit = _Unit(doc, block, stamp, last=False, text=prepared, encoding=encoding)
+    def new_unit(block: int) -> WorkUnit:
+        unit = WorkUnit(doc, block, stamp, last=False, text=prepared, encoding=encoding)
         if warning and block == 0:
             unit.warnings.append(warning)
         return unit
@@ -152,7 +152,7 @@ def _text_units(
                 return
             where = unit.clauses[-1][2] if unit.clauses else ""
             unit.skipped.append(
-                _skip_row(
+                skip_row(
                     doc.doc_id, f"{reason}; rest of the document (after offset {where}) not scored"
                 )
             )
@@ -169,12 +169,12 @@ def _text_units(
         yield unit
 
 
-def _clause_file_units(
+def clause_file_units(
     doc: InputDocument, stamp: str, done_blocks: set[int], block_size: int, max_bytes: int
-) -> Iterator[_Unit]:
+) -> Iterator[WorkUnit]:
     """Blocks of `block_size` records of a `.jsonl` / `.csv` clause file, streamed; blocks in
     `done_blocks` are read (for duplicate-id checks) but not yielded."""
-    head = _Unit(doc, 0, stamp)
+    head = WorkUnit(doc, 0, stamp)
     try:
         size = doc.path.stat().st_size
         with doc.path.open("rb") as fh:
@@ -188,16 +188,16 @@ def _clause_file_units(
     elif size > max_bytes * 20:  # clause files stream, so they may be much larger than documents
         head.skip_reason = f"too large ({size / 1e6:.1f} MB)"
     else:
-        head.skip_reason = _binary_reason(sample)
+        head.skip_reason = binary_reason(sample)
     if head.skip_reason:
         yield head
         return
-    encoding, warning = _guess_encoding(sample, complete=len(sample) >= size)
+    encoding, warning = guess_encoding(sample, complete=len(sample) >= size)
     if warning:
         logger.warning("%s: %s", doc.doc_id, warning)
 
-    def new_unit(block: int) -> _Unit:
-        unit = _Unit(doc, block, stamp, last=False, encoding=encoding)
+    def new_unit(block: int) -> WorkUnit:
+        unit = WorkUnit(doc, block, stamp, last=False, encoding=encoding)
         if warning and block == 0:
             unit.warnings.append(warning)
         return unit
@@ -207,7 +207,7 @@ def _clause_file_units(
     index = 0
     try:
         with doc.path.open(encoding=encoding, errors="replace", newline="") as fh:
-            records = _iter_jsonl_records(fh) if doc.fmt == "jsonl" else _iter_csv_records(fh)
+            records = iter_jsonl_records(fh) if doc.fmt == "jsonl" else iter_csv_records(fh)
             for line_no, rid, text, error in records:
                 block = index // block_size
                 index += 1
@@ -228,7 +228,7 @@ def _clause_file_units(
                     else:
                         seen[rid] = line_no
                 if error is not None:
-                    unit.skipped.append(_skip_row(doc.doc_id, error, line_no))
+                    unit.skipped.append(skip_row(doc.doc_id, error, line_no))
                 else:
                     unit.clauses.append((rid, 0, len(text), text))
     except SkipDocument as err:
@@ -236,7 +236,7 @@ def _clause_file_units(
         yield head
         return
     except OSError as err:
-        unit.skipped.append(_skip_row(doc.doc_id, f"read error, rest of file not read: {err}"))
+        unit.skipped.append(skip_row(doc.doc_id, f"read error, rest of file not read: {err}"))
     unit.last = True
     if index == 0:
         unit.note = "no records"

@@ -135,7 +135,7 @@ def _previous_fingerprint(run_dir: Path) -> dict | None:
     return None
 
 
-def _check_resumable(run_dir: Path, fingerprint: dict) -> None:
+def check_resumable(run_dir: Path, fingerprint: dict) -> None:
     """Refuse to resume a run folder holding checkpoints or a model trained with other settings
     (reads only; nothing is loaded or written)."""
     previous = _previous_fingerprint(run_dir)
@@ -160,7 +160,7 @@ def _is_run_folder(run_dir: Path) -> bool:
     )
 
 
-def _start_run_dir(run_dir: Path, fingerprint: dict, resolved: dict, overwrite: bool) -> None:
+def start_run_dir(run_dir: Path, fingerprint: dict, resolved: dict, overwrite: bool) -> None:
     """Create (or, with overwrite, empty) the run folder and record the run's fingerprint and
     resolved config."""
     if overwrite and run_dir.is_dir() and _is_run_folder(run_dir):
@@ -196,7 +196,7 @@ def last_complete_checkpoint(folder: Path) -> str | None:
     return None
 
 
-def _link_latest(run_dir: Path) -> None:
+def link_latest(run_dir: Path) -> None:
     latest = run_dir.parent / "latest"
     tmp = run_dir.parent / f".latest-{os.getpid()}"
     if tmp.is_symlink() or tmp.exists():

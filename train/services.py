@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from train.errors import DataError
-from train.taxonomy import REPO_ROOT
+from train.paths import REPO_ROOT
 
 DEFAULT_ALIASES = REPO_ROOT / "data" / "service_aliases.csv"
 _TLD = re.compile(r"\.(com|org|net|io|co|us|de|fr|uk|co\.uk|com\.au|app|tv|me|ai|gg|info|eu)$")

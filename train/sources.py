@@ -17,10 +17,11 @@ from pathlib import Path
 from bs4 import MarkupResemblesLocatorWarning
 
 from train.errors import DataError
+from train.paths import REPO_ROOT
 from train.patterns import DATA_WORDS_PATTERN, EXCEPTION_PATTERN
 from train.records import ClauseRecord
 from train.segment import prepare_text, segment_document
-from train.taxonomy import REPO_ROOT, Taxonomy
+from train.taxonomy import Taxonomy
 
 CASE_MAP = REPO_ROOT / "data" / "tosdr_case_map.csv"
 

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 SPLITS = ("train", "validation", "test")
 # When the same text sits in two splits, it stays in the one evaluation depends on most.
 SPLIT_PRIORITY = {"test": 3, "validation": 2, "train": 1}
 FORCED_TEST_SERVICES = ("zoom",)
+T = TypeVar("T")
 
 
-def _order_key(service: str, seed: int) -> str:
-    return hashlib.sha1(f"{seed}:{service}".encode()).hexdigest()
+def seeded_order(items: Iterable[T], seed: int, name: Callable[[T], str] = str) -> list[T]:
+    """`items` in a seeded, platform-independent order: sorted by the SHA-1 of `"{seed}:{name}"`.
+    Every seeded choice of services, documents or folds goes through it."""
+    return sorted(items, key=lambda item: hashlib.sha1(f"{seed}:{name(item)}".encode()).hexdigest())
 
 
 def assign_splits(
@@ -35,7 +40,7 @@ def assign_splits(
             by_stratum[service_strata[service]].append(service)
     for stratum in sorted(by_stratum):
         filled: Counter[str] = Counter()
-        for service in sorted(by_stratum[stratum], key=lambda s: _order_key(s, seed)):
+        for service in seeded_order(by_stratum[stratum], seed):
             size = service_sizes[service]
             total = sum(filled.values()) + size
             split = max(SPLITS, key=lambda s: (ratios[s] * total - filled[s], -SPLITS.index(s)))

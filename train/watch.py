@@ -44,13 +44,13 @@ from pathlib import Path
 from train.cli import configure_logging
 from train.diff import (
     CachedScorer,
-    _max_chars,
     add_model_arguments,
     diff_documents,
+    max_clause_chars,
     read_version,
     version_date,
 )
-from train.diff_report import _word_diff
+from train.diff_report import word_diff
 from train.documents import DOCUMENT_FORMATS, SkipDocument
 from train.errors import RunError
 from train.label_changes import DEFAULT_MARGIN, GAINS, LABEL_CHANGES
@@ -288,7 +288,7 @@ def render_report(rows: list[dict], labels: list[str], info: dict) -> str:
                     if e["kind"] == "lost"
                     else (e["other_text"], e["text"])
                 )
-                item["old_html"], item["new_html"] = _word_diff(old, new)
+                item["old_html"], item["new_html"] = word_diff(old, new)
             evidence.append(item)
         view["evidence"] = evidence
         changes.append(view)
@@ -323,7 +323,7 @@ def _new_document_row(series: Series, scorer: CachedScorer | None, predictor) ->
     flagged: set[str] = set()
     if scorer is not None:
         raw, fmt = read_version(version.path)
-        _, clauses = segment_document(raw, fmt, max_chars=_max_chars(predictor))
+        _, clauses = segment_document(raw, fmt, max_chars=max_clause_chars(predictor))
         for _, labels in scorer.score([c.text for c in clauses]):
             flagged.update(labels)
     return {
