@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import re
 import shutil
 import subprocess
 import sys
@@ -637,3 +638,61 @@ def test_lone_surrogate_and_symlink_loop_are_skipped_and_the_run_exits_0(
     }
     assert reasons[("loop.txt", "")] == "symlink loop"
     assert reasons[("records.jsonl", "2")].startswith("`text` holds a character that is not valid")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_processes_split_the_documents_and_merge_what_one_process_writes(
+    tmp_path, tiny_trained_model
+):
+    """Two processes (torchrun, CPU, gloo; `accelerate launch` sets the same environment): each
+    process scores its own share of the documents, the main process waits for the other and merges, and
+    the outputs equal a one-process run's."""
+    import os
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "corpus"
+    _write_resume_corpus(corpus)
+    script = [str(REPO / "scripts" / "predict.py"), "--model", str(tiny_trained_model)]
+    script += ["--backend", "torch", "--no-progress", "--docs-per-chunk", "1", str(corpus)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    single = subprocess.run(
+        [sys.executable, *script, "--output", str(tmp_path / "one")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert single.returncode == 0, single.stderr[-2000:]
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    launch += ["--master_port", str(_free_port())]
+    multi = subprocess.run(
+        [*launch, *script, "--output", str(tmp_path / "two")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert multi.returncode == 0, multi.stderr[-3000:]
+    assert "2 process(es)" in multi.stderr
+    main_share = re.search(r"(\d+) clauses scored in this run by the main process", multi.stdout)
+    assert main_share and 0 < int(main_share.group(1)) < 5 * 3 + 5, multi.stdout
+    got, want = (
+        _sorted_records(tmp_path / "two" / "clauses.jsonl"),
+        _sorted_records(tmp_path / "one" / "clauses.jsonl"),
+    )
+    assert len(got) == len(want) == 5 * 3 + 5
+    for a, b in zip(got, want, strict=True):
+        assert {k: v for k, v in a.items() if k != "scores"} == {
+            k: v for k, v in b.items() if k != "scores"
+        }
+    assert read_csv(tmp_path / "two" / "documents.csv") == read_csv(
+        tmp_path / "one" / "documents.csv"
+    )
