@@ -314,6 +314,99 @@ def test_push_offline_or_without_token_fails_cleanly(exported, tmp_path):
     )
 
 
+class _FakeHub:
+    """A local stand-in for the Hub endpoints a push uses (create repo, card metadata check,
+    pre-upload, commit),
+    recording every request; anything else is a 404 that the test sees in `requests`."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        hub = self
+        self.requests: list[dict] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def _reply(self, status: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                hub.requests.append({"method": "GET", "path": self.path})
+                self._reply(404, {"error": "not in the fake hub"})
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                entry = {"method": "POST", "path": self.path, "body": body}
+                entry["auth"] = self.headers.get("Authorization")
+                hub.requests.append(entry)
+                repo = f"/api/models/{REPO_ID}"
+                if self.path == "/api/validate-yaml":  # the model card's metadata
+                    self._reply(200, {"errors": [], "warnings": []})
+                elif self.path == "/api/repos/create":
+                    self._reply(200, {"url": f"{hub.endpoint}/{REPO_ID}", "name": REPO_ID})
+                elif self.path.startswith(f"{repo}/preupload/"):
+                    files = json.loads(body)["files"]
+                    modes = [
+                        {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False}
+                        for f in files
+                    ]
+                    self._reply(200, {"files": modes, "commitOid": "0" * 40})
+                elif self.path.startswith(f"{repo}/commit/"):
+                    url = f"{hub.endpoint}/{REPO_ID}/commit/{'1' * 40}"
+                    self._reply(200, {"commitUrl": url, "commitOid": "1" * 40})
+                else:
+                    self._reply(404, {"error": "not in the fake hub"})
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_push_uploads_every_export_file_in_one_commit(exported, tmp_path):
+    """The success path against a local fake Hub (HF_ENDPOINT): the repository is created with
+    the token, and one commit adds every file of hf/ (at the root) and onnx/ (under onnx/)."""
+    import base64
+
+    from train.hub import list_export_files
+
+    hub = _FakeHub()
+    try:
+        env = {"HF_ENDPOINT": hub.endpoint, "HF_TOKEN": "hf_fake", "HF_HUB_OFFLINE": "0"}
+        env["HF_HUB_DISABLE_XET"] = "1"
+        result = _push(exported["export"], env, tmp_path)
+    finally:
+        hub.close()
+    assert result.returncode == 0, result.stderr[-2000:]
+    files = list_export_files(exported["export"])
+    assert f"uploaded {len(files)} files to {hub.endpoint}/{REPO_ID}" in result.stdout
+    posts = [r for r in hub.requests if r["method"] == "POST"]
+    assert posts[0]["path"] == "/api/repos/create"
+    assert any(r["path"] == "/api/validate-yaml" for r in posts)
+    assert json.loads(posts[0]["body"])["name"] == REPO_ID.split("/")[1]
+    assert all(r["auth"] == "Bearer hf_fake" for r in posts)
+    commits = [r for r in posts if "/commit/" in r["path"]]
+    assert len(commits) == 1
+    lines = [json.loads(line) for line in commits[0]["body"].decode().splitlines() if line]
+    added = {x["value"]["path"]: x["value"] for x in lines if x["key"] == "file"}
+    assert sorted(added) == sorted(f.path_in_repo for f in files)
+    assert "onnx/model-int8.onnx" in added and "config.json" in added
+    config = next(f for f in files if f.path_in_repo == "config.json")
+    assert base64.b64decode(added["config.json"]["content"]) == config.local.read_bytes()
+
+
 def test_parity_failure_raises_and_keeps_the_previous_export(exported, monkeypatch, tmp_path):
     import train.export as export_module
     from train.onnx_backend import OnnxBackend
