@@ -47,11 +47,11 @@ from train.label_changes import (
     DEFAULT_MARGIN,
     GAINS,
     flips,
-    is_heading,
     label_changes,
 )
 from train.outputs import write_atomic
 from train.predictor import load_predictor, max_chars_for
+from train.segment import is_heading_or_navigation
 
 logger = logging.getLogger("clausewatch.diff")
 
@@ -120,7 +120,7 @@ def _side(clauses, index: int | None, scorer: CachedScorer) -> dict | None:
         "start": c.start,
         "end": c.end,
         "text": c.text,
-        "heading": is_heading(c.text),
+        "heading": is_heading_or_navigation(c.text),
         "scores": scores,
         "labels": labels,
     }

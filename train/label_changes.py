@@ -32,24 +32,7 @@ LABEL_CHANGES = ("granted", "widened", "reworded", "narrowed", "withdrawn", "unc
 GAINS = ("granted", "widened")
 LOSSES = ("withdrawn", "narrowed")
 DEFAULT_MARGIN = 0.5  # logit units
-_SENTENCE_END = re.compile(r"[.!?;:)\]\"'\u201d\u2019]\s*$")
 _TOKEN = re.compile(r"\w+(?:['\u2019]\w+)*")
-_WORD = re.compile(r"[^\W\d_][\w'\u2019-]*")
-_MINOR_WORDS = frozenset(
-    "a an and as at by for from in of on or our the to we with you your how what when why who "
-    "do does this that is are".split()
-)
-
-
-def is_heading(text: str) -> bool:
-    """A heading or navigation line: at most 12 words, no sentence end, and its words (other
-    than short function words) capitalised: "How We Use Your Information", "HOME | ABOUT US"."""
-    stripped = text.strip().strip("*_#").strip()
-    words = _WORD.findall(stripped)
-    if not words or len(words) > 12 or _SENTENCE_END.search(stripped):
-        return False
-    content = [w for w in words if w.lower() not in _MINOR_WORDS]
-    return bool(content) and all(w[0].isupper() for w in content)
 
 
 def _logit(p: float) -> float:

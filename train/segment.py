@@ -233,6 +233,28 @@ def is_heading(block: str) -> bool:
     return capitalised / len(words) >= 0.6
 
 
+_TITLE_SENTENCE_END = re.compile(r"[.!?;:)\]\"'\u201d\u2019]\s*$")
+_TITLE_WORD = re.compile(r"[^\W\d_][\w'\u2019-]*")
+_TITLE_MINOR_WORDS = frozenset(
+    "a an and as at by for from in of on or our the to we with you your how what when why who "
+    "do does this that is are".split()
+)
+
+
+def is_heading_or_navigation(text: str) -> bool:
+    """A heading or navigation line, the wider rule the diff and watch use so that such text never
+    counts as a change: at most 12 words, no sentence end, and its words (other than short
+    function words) capitalised: "How We Use Your Information", "HOME | ABOUT US". Wider than
+    `is_heading` (the segmenter's rule, which also decides the headings made negatives in the
+    dataset), so changing either would change a different output."""
+    stripped = text.strip().strip("*_#").strip()
+    words = _TITLE_WORD.findall(stripped)
+    if not words or len(words) > 12 or _TITLE_SENTENCE_END.search(stripped):
+        return False
+    content = [w for w in words if w.lower() not in _TITLE_MINOR_WORDS]
+    return bool(content) and all(w[0].isupper() for w in content)
+
+
 def _word_count(piece: str) -> int:
     """Words in a clause; Chinese and Japanese have no spaces, so every two CJK characters count
     as one word (their words are mostly one or two characters long)."""
