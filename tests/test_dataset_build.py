@@ -12,6 +12,7 @@ import pytest
 from fixture_builder import RAW, ZOOM_CORPUS_DOC, copy_raw, make_config
 
 import train.dataset as dataset
+import train.ota as ota
 from train.leakage import (
     LeakageError,
     NearDuplicateIndex,
@@ -389,9 +390,9 @@ def test_build_drops_train_and_validation_clauses_matching_ota(built):
     assert "claudette-Larkspur-2" not in by_id  # exact after normalising case and punctuation
     assert "claudette-Amazon-5" not in by_id  # 20 words, last word changed in the OTA file
     assert sum(stats["dropped_matching_ota"].values()) == 2
-    ota = NearDuplicateIndex(dataset.load_ota_sentences(RAW, RAW.parent / "ota_pairs.csv"))
+    index = NearDuplicateIndex(ota.load_ota_sentences(RAW, RAW.parent / "ota_pairs.csv"))
     for split in ("train", "validation"):
-        assert not any(ota.matches([r["text"] for r in rows[split]])), split
+        assert not any(index.matches([r["text"] for r in rows[split]])), split
     # Test clauses that match the OTA text stay: Zoom is evaluation data.
     assert by_id["claudette-Zoom-4"][0] == "test"
 

@@ -204,18 +204,35 @@ def read_jsonl(path: Path, taxonomy: Taxonomy) -> list[dict]:
                 )
         else:
             rid = f"{path.stem}-{line_no}"
-        if rid in seen:
-            raise DataError(
-                path,
-                f"duplicate id {rid!r} (first on line {seen[rid]}); give every clause its own id",
-                line_no,
-            )
-        seen[rid] = line_no
-        row = {"id": rid, "text": text, "labels": labels, "label_mask": mask}
-        row.update({k: _json_field(item, k, path, line_no) for k in EXTRA_FIELDS if k != "id"})
-        row["origin"] = _origin(row["origin"], path, line_no)
-        rows.append(row)
+        extras = {k: _json_field(item, k, path, line_no) for k in EXTRA_FIELDS if k != "id"}
+        _append_row(rows, seen, path, line_no, "clause", rid, text, labels, mask, extras)
     return rows
+
+
+def _append_row(
+    rows: list[dict],
+    seen: dict[str, int],
+    path: Path,
+    line: int,
+    unit: str,
+    rid: str,
+    text: str,
+    labels: list[int],
+    mask: list[int],
+    extras: dict[str, str],
+) -> None:
+    """One dataset row, after the check both formats share: an id seen before is an error naming
+    both lines (`unit`: what the format calls a record, "clause" or "row")."""
+    if rid in seen:
+        raise DataError(
+            path,
+            f"duplicate id {rid!r} (first on line {seen[rid]}); give every {unit} its own id",
+            line,
+        )
+    seen[rid] = line
+    row = {"id": rid, "text": text, "labels": labels, "label_mask": mask, **extras}
+    row["origin"] = _origin(row["origin"].strip(), path, line)
+    rows.append(row)
 
 
 # --- CSV ---------------------------------------------------------------------------------
@@ -420,17 +437,8 @@ def read_csv(path: Path, taxonomy: Taxonomy) -> list[dict]:
             mask.append(int(value != ""))
         # Ids named after the record's last line, as before multi-line records were checked.
         rid = row.get("id") or f"{path.stem}-{end}"
-        if rid in seen:
-            raise DataError(
-                path,
-                f"duplicate id {rid!r} (first on line {seen[rid]}); give every row its own id",
-                start,
-            )
-        seen[rid] = start
-        out = {"id": rid, "text": text, "labels": labels, "label_mask": mask}
-        out.update({k: row.get(k) or "" for k in EXTRA_FIELDS if k != "id"})
-        out["origin"] = _origin(out["origin"].strip(), path, start)
-        rows.append(out)
+        extras = {k: row.get(k) or "" for k in EXTRA_FIELDS if k != "id"}
+        _append_row(rows, seen, path, start, "row", rid, text, labels, mask, extras)
     return rows
 
 

@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from train import sources
+from train import ota, sources
 from train.dataset_outputs import (
     compute_stats,
     content_hash,
@@ -63,7 +63,6 @@ from train.taxonomy import DEFAULT_TAXONOMY, Taxonomy, load_taxonomy
 from train.textnorm import normalize_text, repair_text, text_sha1
 
 TEAM_CLAUSE_FILES = ("team_clauses_ai.jsonl", "team_clauses_neg.jsonl")
-OTA_PAIRS = DATA_DIR / "ota_pairs.csv"
 SERVICE_SPLITS = DATA_DIR / "service_splits.csv"
 
 
@@ -77,7 +76,7 @@ class BuildConfig:
     case_map_path: Path = sources.CASE_MAP
     mined_labels_path: Path = MINED_LABELS
     team_clause_paths: tuple[Path, ...] = tuple(DATA_DIR / n for n in TEAM_CLAUSE_FILES)
-    ota_pairs_path: Path = OTA_PAIRS
+    ota_pairs_path: Path = ota.OTA_PAIRS
     # Committed service -> split table: listed services never move; new ones are assigned by the
     # same rule within their own source. `None` assigns every service from scratch.
     service_splits_path: Path | None = SERVICE_SPLITS
@@ -404,24 +403,6 @@ def _assign(records: list[ClauseRecord], cfg: BuildConfig, stats: dict) -> dict[
     return split_of
 
 
-def load_ota_sentences(raw_dir: Path, pairs_path: Path | None = None) -> list[str]:
-    """Every clause of every `ota_ai_changes` version file (evaluation-only text)."""
-    import csv
-
-    folder = raw_dir / "ota_ai_changes"
-    pairs_path = pairs_path or OTA_PAIRS
-    files: set[str] = set()
-    with pairs_path.open(encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh):
-            files.update((row["before_file"], row["after_file"]))
-    texts: list[str] = []
-    for name in sorted(files):
-        path = folder / name
-        if path.is_file():
-            texts += [c.text for c in segment_document(path.read_text(encoding="utf-8"), "md")[1]]
-    return texts
-
-
 def resolve_leakage(
     records: list[ClauseRecord], split_of: dict[str, str], ota_texts: list[str], stats: dict
 ) -> dict[str, list[ClauseRecord]]:
@@ -501,7 +482,7 @@ def build(cfg: BuildConfig) -> dict:
     split_of = _assign(records, cfg, stats)
     print(f"{len(records)} clauses from {len(split_of)} services; checking leakage", flush=True)
     splits = resolve_leakage(
-        records, split_of, load_ota_sentences(cfg.raw_dir, cfg.ota_pairs_path), stats
+        records, split_of, ota.load_ota_sentences(cfg.raw_dir, cfg.ota_pairs_path), stats
     )
     check_no_leakage({s: [(r.id, r.text) for r in recs] for s, recs in splits.items()})
     if any(r.service in FORCED_TEST_SERVICES for s in ("train", "validation") for r in splits[s]):

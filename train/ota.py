@@ -114,6 +114,23 @@ def version_path(raw_dir: Path, file: str) -> Path:
     return Path(raw_dir) / OTA_SUBDIR / file
 
 
+def load_ota_sentences(raw_dir: Path, pairs_path: Path | None = None) -> list[str]:
+    """Every clause of every version file of the pair list (evaluation-only text: the dataset
+    build drops train/validation clauses that match one). Read with newline translation, as the
+    leakage check always has."""
+    pairs_path = pairs_path or OTA_PAIRS
+    files: set[str] = set()
+    with pairs_path.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            files.update((row["before_file"], row["after_file"]))
+    texts: list[str] = []
+    for name in sorted(files):
+        path = version_path(raw_dir, name)
+        if path.is_file():
+            texts += [c.text for c in segment_document(path.read_text(encoding="utf-8"), "md")[1]]
+    return texts
+
+
 def read_version(raw_dir: Path, file: str) -> str:
     """The exact text of a version file (bytes decoded as UTF-8, no newline translation, so that
     offsets index the file as stored)."""
