@@ -158,6 +158,38 @@ def test_onnx_fp32_matches_torch_with_dynamic_axes(exported):
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
 
+def test_onnx_scoring_needs_neither_torch_nor_transformers(exported):
+    """The ONNX path tokenises with `tokenizers` from the export's tokenizer.json: the same ids as
+    the transformers tokenizer (truncation included), and scoring imports no torch, transformers,
+    scikit-learn or scipy (they cost seconds of start-up and hundreds of MB)."""
+    from transformers import AutoTokenizer
+
+    from train.modelio import tokenize_texts
+    from train.onnx_backend import FastTokenizer
+
+    folder = exported["export"] / "onnx"
+    max_length = load_meta(folder).max_length
+    texts = [*VARIED, "word " * (3 * max_length), "Ünïcödé 数据 🙂 café", "a\n\nb", ""]
+    reference = tokenize_texts(AutoTokenizer.from_pretrained(folder), texts, max_length)
+    ours = FastTokenizer(folder, max_length).encode(texts)
+    for name in ("input_ids", "token_type_ids", "attention_mask"):
+        assert ours[name] == reference[name], name
+    assert max(len(ids) for ids in ours["input_ids"]) == max_length
+
+    code = (
+        "import sys; from train.inference import ClausePredictor; "
+        f"p = ClausePredictor({str(exported['export'])!r}, backend='onnx-int8'); "
+        "p.predict_proba(['We may use your data to train models.', 'Hi']); "
+        "p.predict_with_embeddings(['We sell data.']); "
+        "print([m for m in ('torch', 'transformers', 'sklearn', 'scipy') if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"
+
+
 def test_int8_runs_and_mostly_agrees(exported):
     import onnx
 

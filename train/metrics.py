@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.special import expit
-from sklearn.metrics import average_precision_score
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -21,7 +19,10 @@ def apply_thresholds(probs: np.ndarray, thresholds: Sequence[float] | float) -> 
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
-    """Logistic function (scipy's numerically stable `expit`)."""
+    """Logistic function (scipy's numerically stable `expit`, imported here: the ONNX graphs end
+    in the sigmoid, so their scoring path never needs scipy)."""
+    from scipy.special import expit
+
     return expit(np.asarray(logits, dtype=np.float64))
 
 
@@ -56,6 +57,10 @@ def label_metrics(
     if scores is not None:
         m = mask.astype(bool)
         has_both = m.any() and 0 < gold[m].sum() < m.sum()
+        # Imported here: scoring paths use this module for thresholds only and should not pay
+        # for scikit-learn's import (seconds, with scipy.stats and pandas).
+        from sklearn.metrics import average_precision_score
+
         out["average_precision"] = (
             float(average_precision_score(gold[m], scores[m])) if has_both else None
         )

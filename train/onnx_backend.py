@@ -2,17 +2,21 @@
 `make export`, whose graph already ends in the sigmoid (it outputs probabilities, not logits).
 
 The folder of the ONNX file holds the tokenizer and `clausewatch.json`, so it serves on its own.
+This path imports neither torch nor transformers: the tokenizer is the folder's `tokenizer.json`
+read by the `tokenizers` library (the one transformers' fast tokenizers wrap), so scoring starts
+in about a second and holds only ONNX Runtime's memory.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from train.inference import length_sorted_batches
-from train.modelio import ModelMeta, tokenize_texts
+from train.modelio import ModelMeta
 
 EMBEDDING_OUTPUT = "sentence_embedding"
 
@@ -39,6 +43,51 @@ def default_providers(ort) -> list[str]:
     return [*providers, "CPUExecutionProvider"]
 
 
+class FastTokenizer:
+    """`tokenizer.json` through `tokenizers`, set up as `modelio.tokenize_texts` sets up the
+    transformers tokenizer: truncation to `max_length` (special tokens included), no padding at
+    encoding time; `pad` pads one batch to its longest clause with the tokenizer's pad token."""
+
+    def __init__(self, folder: Path, max_length: int) -> None:
+        from tokenizers import Tokenizer
+
+        path = folder / "tokenizer.json"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path}: no tokenizer beside the ONNX file (run `make export`)"
+            )
+        self.tokenizer = Tokenizer.from_file(str(path))
+        # The file keeps the padding and truncation the export's example inputs used: reset both.
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=max_length)
+        config_path = folder / "tokenizer_config.json"
+        config = (
+            json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
+        )
+        pad_token = config.get("pad_token") or "[PAD]"
+        self.pad_id = self.tokenizer.token_to_id(pad_token) or 0
+        self.pad_type_id = int(config.get("pad_token_type_id") or 0)
+
+    def encode(self, texts: list[str]) -> dict[str, list[list[int]]]:
+        encodings = self.tokenizer.encode_batch(texts)
+        return {
+            "input_ids": [e.ids for e in encodings],
+            "token_type_ids": [e.type_ids for e in encodings],
+            "attention_mask": [e.attention_mask for e in encodings],
+        }
+
+    def pad(self, encoded: dict[str, list[list[int]]], batch: list[int]) -> dict[str, np.ndarray]:
+        width = max(len(encoded["input_ids"][i]) for i in batch)
+        fill = {"input_ids": self.pad_id, "token_type_ids": self.pad_type_id, "attention_mask": 0}
+        out = {}
+        for name, rows in encoded.items():
+            array = np.full((len(batch), width), fill[name], dtype=np.int64)
+            for row, i in enumerate(batch):
+                array[row, : len(rows[i])] = rows[i]
+            out[name] = array
+        return out
+
+
 class OnnxBackend:
     """An ONNX Runtime session over an exported ClauseWatch graph (probabilities out)."""
 
@@ -54,12 +103,11 @@ class OnnxBackend:
         """`providers` defaults to CUDA (when available) then CPU; `intra_op_threads=0` lets
         ONNX Runtime pick (one thread per physical core)."""
         ort = import_onnxruntime()
-        from transformers import AutoTokenizer
 
         path = Path(onnx_path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such ONNX file (run `make export`)")
-        self.tokenizer = AutoTokenizer.from_pretrained(path.parent)
+        self.tokenizer = FastTokenizer(path.parent, meta.max_length)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = intra_op_threads
@@ -79,13 +127,13 @@ class OnnxBackend:
         self.n_labels = len(meta.labels)
         self.path = path
 
-    def _feed(self, features: list[dict]) -> dict[str, np.ndarray]:
-        """Pad one batch and keep only the inputs the graph declares (a graph may take
-        `token_type_ids` or not); a declared input the tokenizer does not give is all zeros."""
-        padded = self.tokenizer.pad(features, return_tensors="np")
+    def _feed(self, encoded: dict, batch: list[int]) -> dict[str, np.ndarray]:
+        """One padded batch with only the inputs the graph declares (a graph may take
+        `token_type_ids` or not), in the integer type it declares."""
+        padded = self.tokenizer.pad(encoded, batch)
         shape = padded["input_ids"].shape
         return {
-            name: np.asarray(padded[name], dtype=dtype)
+            name: padded[name].astype(dtype, copy=False)
             if name in padded
             else np.zeros(shape, dtype=dtype)
             for name, dtype in self.inputs.items()
@@ -93,12 +141,10 @@ class OnnxBackend:
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Probabilities, (n, n_labels), in input order (batches sorted by length, padded per batch)."""
-        encoded = tokenize_texts(self.tokenizer, list(texts), self.max_length)
-        keys = [k for k in encoded if k in self.inputs]
+        encoded = self.tokenizer.encode(list(texts))
         out = np.zeros((len(texts), self.n_labels), dtype=np.float32)
         for batch in length_sorted_batches([len(x) for x in encoded["input_ids"]], batch_size):
-            features = [{k: encoded[k][i] for k in keys} for i in batch]
-            out[batch] = self.session.run([self.output_name], self._feed(features))[0]
+            out[batch] = self.session.run([self.output_name], self._feed(encoded, batch))[0]
         return out
 
     def predict_with_embeddings(
@@ -110,14 +156,12 @@ class OnnxBackend:
             raise ValueError(
                 f"{self.path}: exported without sentence embeddings; run `make export`"
             )
-        encoded = tokenize_texts(self.tokenizer, list(texts), self.max_length)
-        keys = [k for k in encoded if k in self.inputs]
+        encoded = self.tokenizer.encode(list(texts))
         out = np.zeros((len(texts), self.n_labels), dtype=np.float32)
         vectors = None
         names = [self.output_name, EMBEDDING_OUTPUT]
         for batch in length_sorted_batches([len(x) for x in encoded["input_ids"]], batch_size):
-            features = [{k: encoded[k][i] for k in keys} for i in batch]
-            probs, emb = self.session.run(names, self._feed(features))
+            probs, emb = self.session.run(names, self._feed(encoded, batch))
             if vectors is None:
                 vectors = np.zeros((len(texts), emb.shape[1]), dtype=np.float32)
             out[batch], vectors[batch] = probs, emb
