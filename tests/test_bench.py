@@ -30,10 +30,14 @@ def tiny_export(tmp_path_factory, tiny_trained_model):
 
 
 def test_pipeline_and_our_paths_give_the_same_probabilities(tiny_export):
-    torch_probs, seconds = run_path("torch_fp32", tiny_export, TEXTS)
-    pipe_probs, _ = run_path("pipeline_b32", tiny_export, TEXTS)
-    onnx_probs, _ = run_path("onnx_fp32", tiny_export, TEXTS)
+    import time
+
+    launched = time.time()
+    torch_probs, seconds, first = run_path("torch_fp32", tiny_export, TEXTS, launched)
+    pipe_probs, _, _ = run_path("pipeline_b32", tiny_export, TEXTS)
+    onnx_probs, _, _ = run_path("onnx_fp32", tiny_export, TEXTS)
     assert seconds > 0
+    assert 0 < first < time.time() - launched
     assert torch_probs.shape == (len(TEXTS), 7)
     np.testing.assert_allclose(pipe_probs, torch_probs, atol=1e-5)
     np.testing.assert_allclose(onnx_probs, torch_probs, atol=1e-4)
@@ -50,6 +54,9 @@ def test_measure_speed_reports_ratios_memory_and_agreement(tiny_export, tmp_path
     assert ours["label_agreement_vs_torch_fp32"] == 1.0
     assert base["label_agreement_vs_torch_fp32"] >= 0.95
     assert 50 < ours["peak_rss_mb"] < 8000
+    # from the worker's launch to its first scored clause: positive, and within the run
+    assert 0 < ours["first_clause_s"] < 300 and base["first_clause_s"] > 0
+    assert "first s" in format_speed(results)
     assert "torch_fp32" in format_speed(results)
     # Flag rates: one share per label, equal to thresholding the saved probabilities by hand.
     meta = load_meta(tiny_export / "hf")
