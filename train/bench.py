@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from train.machine import hardware_info
+from train.machine import hardware_info, peak_rss_mb
 from train.metrics import apply_thresholds
 from train.paths import REPO_ROOT, default_raw_dir
 
@@ -50,10 +49,6 @@ def sample_corpus_clauses(raw_dir: Path, n: int, seed: int, max_chars: int) -> l
 
 
 # ----------------------------------------------------------------------------- one speed path
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
 def run_path(
@@ -124,7 +119,7 @@ def worker(argv: list[str]) -> None:
     probs, seconds, first = run_path(args.path, args.export, texts, args.launched)
     np.save(args.probs_out, probs)
     info = {"seconds": seconds, "first_clause_s": first, "n": len(texts)}
-    print(json.dumps({**info, "peak_rss_mb": _peak_rss_mb()}))
+    print(json.dumps({**info, "peak_rss_mb": peak_rss_mb()}))
 
 
 def measure_speed(export_dir: Path, texts: list[str], work: Path, paths: list[str]) -> dict:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from train.machine import peak_rss_mb
 from train.paths import default_raw_dir
 
 DEFAULT_BYTES = 2_000_000
@@ -75,7 +75,7 @@ def worker(argv: list[str]) -> None:
         "old_clauses": result["old_clauses"],
         "new_clauses": result["new_clauses"],
         "pairs_compared": result["alignment"]["pairs_compared"],
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
     }
     print(json.dumps(info))
 

@@ -59,3 +59,23 @@ def hardware_info(with_torch: bool = True) -> dict:
         info["gpu"] = torch.cuda.get_device_name(0)
         info["gpu_count"] = torch.cuda.device_count()
     return info
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory, in MB.
+
+    On Linux it is `VmHWM` from `/proc/self/status`, the high-water mark of this process's own
+    address space. `getrusage`'s `ru_maxrss` is not: it survives `fork` and `exec`, so a worker
+    started by a parent holding a gigabyte reports at least that gigabyte. Elsewhere `ru_maxrss`
+    is the only figure (bytes on macOS, KiB on other systems)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
