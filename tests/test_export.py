@@ -148,6 +148,11 @@ def test_onnx_fp32_matches_torch_with_dynamic_axes(exported):
         probs = onnx_predictor.predict_proba(VARIED, batch_size=batch_size)
         assert probs.shape == (len(VARIED), 7)
         assert np.abs(probs - torch_probs).max() <= 1e-4
+    # a token budget of one clause's worth splits the long clauses into batches of their own:
+    # the same probabilities in the same order
+    onnx_predictor.backend.max_batch_tokens = 16
+    assert np.abs(onnx_predictor.predict_proba(VARIED) - torch_probs).max() <= 1e-4
+    onnx_predictor.backend.max_batch_tokens = 4096
     assert np.all((torch_probs > 0) & (torch_probs < 1))
     # the sentence embeddings the diff pairs clauses with: the same from both backends, unit length
     _, torch_vectors = ClausePredictor(export, backend="torch").predict_with_embeddings(VARIED, 5)

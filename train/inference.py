@@ -19,10 +19,32 @@ BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model-int8.onnx"}
 
 
-def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
-    """Indices grouped into batches of similar length (longest first), so padding stays small."""
+def length_sorted_batches(
+    lengths: Sequence[int], batch_size: int, max_tokens: int | None = None
+) -> list[list[int]]:
+    """Indices grouped into batches of similar length (longest first), so padding stays small.
+
+    With `max_tokens`, a batch also stops growing before its padded size (clauses x its longest
+    clause, the first one) would pass that many tokens: long clauses go in smaller batches, so
+    the activations of one batch, and the memory a runtime keeps for them, stay bounded whatever
+    the documents hold. A clause longer than the budget still gets a batch of its own."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if not max_tokens:
+        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    batches: list[list[int]] = []
+    for i in order:
+        batch = batches[-1] if batches else None
+        if (
+            batch is None
+            or len(batch) >= batch_size
+            or (len(batch) + 1) * lengths[batch[0]] > max_tokens
+        ):
+            batches.append([i])
+        else:
+            batch.append(i)
+    return batches
 
 
 class TorchBackend:

@@ -20,6 +20,12 @@ from train.modelio import ModelMeta
 
 EMBEDDING_OUTPUT = "sentence_embedding"
 
+# Tokens in one padded batch (clauses x longest clause). ONNX Runtime's CPU arena keeps the largest
+# activations it has ever served, so without a bound a corpus of long clauses (64 x 256 tokens)
+# holds well over a gigabyte; with it, long clauses are scored in smaller batches and short ones
+# still 64 at a time.
+MAX_BATCH_TOKENS = 4096
+
 # ONNX tensor element types of the graph inputs we can feed.
 _INT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
 
@@ -99,9 +105,11 @@ class OnnxBackend:
         meta: ModelMeta,
         providers: Sequence[str] | None = None,
         intra_op_threads: int = 0,
+        max_batch_tokens: int = MAX_BATCH_TOKENS,
     ) -> None:
         """`providers` defaults to CUDA (when available) then CPU; `intra_op_threads=0` lets
-        ONNX Runtime pick (one thread per physical core)."""
+        ONNX Runtime pick (one thread per physical core); `max_batch_tokens` bounds one padded
+        batch (0 = batches of `batch_size` whatever their length)."""
         ort = import_onnxruntime()
 
         path = Path(onnx_path)
@@ -126,6 +134,7 @@ class OnnxBackend:
         self.max_length = meta.max_length
         self.n_labels = len(meta.labels)
         self.path = path
+        self.max_batch_tokens = max_batch_tokens
 
     def _feed(self, encoded: dict, batch: list[int]) -> dict[str, np.ndarray]:
         """One padded batch with only the inputs the graph declares (a graph may take
@@ -139,11 +148,15 @@ class OnnxBackend:
             for name, dtype in self.inputs.items()
         }
 
+    def _batches(self, encoded: dict, batch_size: int) -> list[list[int]]:
+        lengths = [len(x) for x in encoded["input_ids"]]
+        return length_sorted_batches(lengths, batch_size, self.max_batch_tokens)
+
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Probabilities, (n, n_labels), in input order (batches sorted by length, padded per batch)."""
         encoded = self.tokenizer.encode(list(texts))
         out = np.zeros((len(texts), self.n_labels), dtype=np.float32)
-        for batch in length_sorted_batches([len(x) for x in encoded["input_ids"]], batch_size):
+        for batch in self._batches(encoded, batch_size):
             out[batch] = self.session.run([self.output_name], self._feed(encoded, batch))[0]
         return out
 
@@ -160,7 +173,7 @@ class OnnxBackend:
         out = np.zeros((len(texts), self.n_labels), dtype=np.float32)
         vectors = None
         names = [self.output_name, EMBEDDING_OUTPUT]
-        for batch in length_sorted_batches([len(x) for x in encoded["input_ids"]], batch_size):
+        for batch in self._batches(encoded, batch_size):
             probs, emb = self.session.run(names, self._feed(encoded, batch))
             if vectors is None:
                 vectors = np.zeros((len(texts), emb.shape[1]), dtype=np.float32)
