@@ -12,11 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from train.export import ExportError, export_model, load_parity_texts
+from train.export import ExportError, export_model, load_for_export, load_parity_texts
 from train.inference import ClausePredictor
 from train.metrics import apply_thresholds, bootstrap_f1_ci, multilabel_metrics
 from train.model_card import PLACEHOLDER_REPO_ID, build_model_card, python_snippets
 from train.modelio import load_meta
+from train.onnx_backend import MAX_BATCH_TOKENS
 
 REPO = Path(__file__).resolve().parent.parent
 REPO_ID = "someone/clausewatch-tiny"
@@ -152,7 +153,7 @@ def test_onnx_fp32_matches_torch_with_dynamic_axes(exported):
     # the same probabilities in the same order
     onnx_predictor.backend.max_batch_tokens = 16
     assert np.abs(onnx_predictor.predict_proba(VARIED) - torch_probs).max() <= 1e-4
-    onnx_predictor.backend.max_batch_tokens = 4096
+    onnx_predictor.backend.max_batch_tokens = MAX_BATCH_TOKENS
     assert np.all((torch_probs > 0) & (torch_probs < 1))
     # the sentence embeddings the diff pairs clauses with: the same from both backends, unit length
     _, torch_vectors = ClausePredictor(export, backend="torch").predict_with_embeddings(VARIED, 5)
@@ -161,6 +162,14 @@ def test_onnx_fp32_matches_torch_with_dynamic_axes(exported):
     assert np.abs(probs - torch_probs).max() <= 1e-4
     assert np.abs(vectors - torch_vectors).max() <= 1e-4
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_export_traces_eager_attention(tiny_trained_model):
+    """The graph is traced from eager attention (plain MatMul and Softmax, which the int8
+    quantiser and ONNX Runtime's fusions cover), not from the SDPA kernel with its mask
+    arithmetic, which scored a quarter slower after quantisation."""
+    model, _ = load_for_export(tiny_trained_model, load_meta(tiny_trained_model))
+    assert model.config._attn_implementation == "eager"
 
 
 def test_onnx_scoring_needs_neither_torch_nor_transformers(exported):
