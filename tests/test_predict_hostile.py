@@ -203,33 +203,41 @@ def test_large_document_is_scored_in_bounded_blocks(tmp_path, monkeypatch, name,
     ]
 
 
-@pytest.mark.parametrize(
-    ("lengths", "batch_size", "max_call"),
-    [
-        ([40] * 100, 64, 64),  # short clauses: one call, batches of batch_size
-        ([1000] * 20, 64, 16),  # 256-token clauses: 4096 // 256 = 16 a pass
-        ([1000] * 3 + [40] * 50, 64, 37),  # mixed: the long ones first, in a batch of 16
-        ([3000] * 5, 2, 2),  # batch_size still caps
-    ],
-)
-def test_forward_passes_hold_a_bounded_number_of_tokens(lengths, batch_size, max_call):
-    texts = [f"{i:04d} " + "w" * (n - 5) for i, n in enumerate(lengths)]
-    predictor = FakePredictor(max_length=256)
-    sizes = []
-    inner = predictor.predict_proba
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_forward_passes_hold_a_bounded_number_of_tokens(tiny_trained_model, backend, tmp_path):
+    """On CPU both backends bound each padded batch (clauses x longest clause) by
+    `MAX_BATCH_TOKENS`: a corpus of long clauses never makes one huge forward pass, and the
+    probabilities are those of unbounded batches, in input order."""
+    from train.inference import MAX_BATCH_TOKENS, ClausePredictor
 
-    def spy(batch_texts, batch_size=64):
-        sizes.append((len(batch_texts), batch_size))
-        longest = max(min(256, len(t) // 3 + 2) for t in batch_texts)
-        assert min(batch_size, len(batch_texts)) * longest <= max(
-            predict_scoring.MAX_BATCH_TOKENS, longest
+    model = tiny_trained_model
+    if backend == "onnx":
+        from train.export import export_model
+
+        result = export_model(tiny_trained_model, output_dir=tmp_path / "export", skip_int8=True)
+        model = Path(result["export_dir"])
+    predictor = ClausePredictor(model, backend=backend)
+    texts = ["long clause " * 200] * 9 + [f"short clause {i}" for i in range(150)]
+    shapes = []
+    if backend == "torch":
+        inner = predictor.backend.model.forward
+        predictor.backend.model.forward = lambda **kw: (
+            shapes.append(tuple(kw["input_ids"].shape)) or inner(**kw)
         )
-        return inner(batch_texts, batch_size)
-
-    predictor.predict_proba = spy
-    probs = predict_scoring._predict_bounded(predictor, texts, batch_size)
-    assert np.array_equal(probs, FakePredictor().predict_proba(texts))  # input order kept
-    assert max(min(n, size) for n, size in sizes) == max_call  # clauses in one forward pass
+    else:
+        inner = predictor.backend.session.run
+        predictor.backend.session.run = lambda names, feed: (
+            shapes.append(feed["input_ids"].shape) or inner(names, feed)
+        )
+    probs = predictor.predict_proba(texts, batch_size=64)
+    assert predictor.backend.max_batch_tokens == MAX_BATCH_TOKENS
+    longest = predictor.meta.max_length
+    assert shapes[0] == (MAX_BATCH_TOKENS // longest, longest)  # long clauses: few at a time
+    assert all(n * length <= max(MAX_BATCH_TOKENS, length) for n, length in shapes)
+    assert max(n for n, _ in shapes) == 64  # short ones still batch_size at a time
+    assert sum(n for n, _ in shapes) == len(texts)
+    predictor.backend.max_batch_tokens = 0  # unbounded: same numbers
+    assert np.abs(predictor.predict_proba(texts, batch_size=64) - probs).max() <= 1e-5
 
 
 def test_large_document_resumes_after_its_last_committed_block(tmp_path):

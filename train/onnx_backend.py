@@ -15,17 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from train.inference import length_sorted_batches
+from train.inference import MAX_BATCH_TOKENS, length_sorted_batches
 from train.modelio import ModelMeta
 
 EMBEDDING_OUTPUT = "sentence_embedding"
 
-# Tokens in one padded batch (clauses x longest clause). ONNX Runtime's CPU arena keeps the largest
-# activations it has ever served, so without a bound a corpus of long clauses (64 x 256 tokens)
-# holds well over a gigabyte; with it, long clauses are scored in smaller batches and short ones
-# still 64 at a time. Small batches also stay in the cores' caches: on 2,000 corpus clauses with
-# 2 cores, 1,024 tokens scored int8 faster than 2,048 or 4,096 and peaked lowest.
-MAX_BATCH_TOKENS = 1024
 
 # ONNX tensor element types of the graph inputs we can feed.
 _INT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}

@@ -48,6 +48,7 @@ from train.cli import configure_logging
 from train.distributed import DistInfo, dist_context, rank_marker, wait_for_workers
 from train.documents import MAX_DOCUMENT_BYTES, InputDocument, expand_inputs
 from train.errors import RunError
+from train.inference import MAX_BATCH_TOKENS
 from train.language import summarise_language
 from train.outputs import (
     CLAUSES_FILE,
@@ -68,7 +69,7 @@ from train.predict_parts import (
     load_done,
     prepare_run,
 )
-from train.predict_scoring import MAX_BATCH_TOKENS, score_isolated, scoring_chunks
+from train.predict_scoring import score_isolated, scoring_chunks
 from train.predict_units import CLAUSE_BLOCK, WorkUnit, file_stamp
 from train.predictor import load_predictor, max_chars_for, model_fingerprint
 
@@ -324,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-size",
         type=_positive_int,
         default=64,
-        help=f"clauses per forward pass at most (long clauses: fewer, {MAX_BATCH_TOKENS} tokens a pass)",
+        help=f"clauses per forward pass at most (on CPU long clauses go fewer at a time: {MAX_BATCH_TOKENS:,} padded tokens a pass)",
     )
     p.add_argument(
         "--docs-per-chunk",

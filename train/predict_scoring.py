@@ -1,6 +1,7 @@
-"""Scoring the units of a predict run: chunks of documents, length-sorted batches whose padded
-size is bounded (`MAX_BATCH_TOKENS`), and a failure narrowed down to the document, then the
-clause, that caused it so it lands in `skipped.csv` instead of stopping the corpus."""
+"""Scoring the units of a predict run: chunks of documents (the backends batch their clauses by
+length, long ones in smaller batches: `train.inference.MAX_BATCH_TOKENS`), and a failure narrowed
+down to the document, then the clause, that caused it so it lands in `skipped.csv` instead of
+stopping the corpus."""
 
 from __future__ import annotations
 
@@ -14,11 +15,6 @@ from train.predict_report import CONTEXT_CHARS
 from train.predict_units import WorkUnit
 
 logger = logging.getLogger("clausewatch.batch")
-
-
-# Padded tokens (clauses x length) per forward pass at most: ONNX Runtime's activation memory grows
-# with batch x length (64 clauses of 256 tokens take ~1.5 GB), so long clauses go in smaller batches.
-MAX_BATCH_TOKENS = 4096
 
 
 def scoring_chunks(
@@ -68,37 +64,12 @@ def score_isolated(
     return _score_chunk(predictor, [unit], batch_size)
 
 
-def _predict_bounded(predictor, texts: list[str], batch_size: int):
-    """`predictor.predict_proba(texts, batch_size)`, except that batches of long clauses are made
-    smaller so no forward pass holds more than `MAX_BATCH_TOKENS` padded tokens (lengths estimated
-    from UTF-8 bytes, 3 per token: generous for English, about right for Chinese)."""
-    limit = int(getattr(getattr(predictor, "meta", None), "max_length", 0) or 512)
-    tokens = [min(limit, len(t.encode("utf-8", "replace")) // 3 + 2) for t in texts]
-    if not texts or max(tokens) * min(batch_size, len(texts)) <= MAX_BATCH_TOKENS:
-        return predictor.predict_proba(texts, batch_size=batch_size)
-    import numpy as np
-
-    order = sorted(range(len(texts)), key=lambda i: (-tokens[i], i))
-    probs = None
-    start = 0
-    while start < len(order):
-        size = max(1, min(batch_size, MAX_BATCH_TOKENS // tokens[order[start]]))
-        group = order[start : start + size]
-        part = np.asarray(predictor.predict_proba([texts[i] for i in group], batch_size=size))
-        if probs is None:
-            probs = np.zeros((len(texts), part.shape[1]), dtype=part.dtype)
-        probs[group] = part
-        start += size
-    return probs
-
-
 def _score_chunk(
     predictor, chunk: list[WorkUnit], batch_size: int
 ) -> tuple[list[dict], list[dict]]:
-    """Score every clause of a chunk (length-sorted batches, long ones smaller) -> (records,
-    units)."""
+    """Score every clause of a chunk -> (records, units)."""
     texts = [c[3] for unit in chunk for c in unit.clauses]
-    probs = _predict_bounded(predictor, texts, batch_size)
+    probs = predictor.predict_proba(texts, batch_size=batch_size)
     flags = predictor.flag(probs).tolist() if len(texts) else []
     labels = list(predictor.labels)
     records, summaries = [], []
