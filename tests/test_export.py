@@ -13,11 +13,10 @@ import numpy as np
 import pytest
 
 from train.export import ExportError, export_model, load_for_export, load_parity_texts
-from train.inference import ClausePredictor
+from train.inference import MAX_BATCH_TOKENS, ClausePredictor
 from train.metrics import apply_thresholds, bootstrap_f1_ci, multilabel_metrics
 from train.model_card import PLACEHOLDER_REPO_ID, build_model_card, python_snippets
 from train.modelio import load_meta
-from train.onnx_backend import MAX_BATCH_TOKENS
 
 REPO = Path(__file__).resolve().parent.parent
 REPO_ID = "someone/clausewatch-tiny"

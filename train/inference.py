@@ -22,7 +22,8 @@ ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model-int8.onnx"}
 # activations it has served (ONNX Runtime's arena: over a gigabyte after 64 clauses of 256 tokens),
 # so long clauses go in smaller batches and short ones still 64 at a time. Small batches also stay
 # in the cores' caches: on 2,000 corpus clauses with 2 cores, 1,024 tokens scored int8 faster than
-# 2,048 or 4,096 and peaked lowest. On a GPU batches are not bounded (memory is not the limit there).
+# 2,048 or 4,096 and peaked lowest. PyTorch on a GPU is not bounded (memory is not the limit
+# there); the ONNX backend keeps the bound whatever its execution provider.
 MAX_BATCH_TOKENS = 1024
 
 

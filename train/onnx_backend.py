@@ -20,7 +20,6 @@ from train.modelio import ModelMeta
 
 EMBEDDING_OUTPUT = "sentence_embedding"
 
-
 # ONNX tensor element types of the graph inputs we can feed.
 _INT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
 
