@@ -286,6 +286,47 @@ def test_headings_become_negatives_for_every_label():
     assert dataset.label_headings_negative(records, taxonomy) == 0
 
 
+def test_other_languages_become_negatives_for_every_label():
+    taxonomy = load_taxonomy()
+    records = [
+        _rec(
+            "fr",
+            "Nous collectons votre adresse e-mail et votre nom lors de l'inscription.",
+            "s",
+            {"data_collection": 1},
+        ),
+        _rec(
+            "de",
+            "Ihre Daten werden nicht an Dritte weitergegeben, außer an unsere Partner.",
+            "s",
+            {"data_sharing": 1},
+        ),
+        _rec(
+            "en",
+            "We collect the information you provide when you register.",
+            "s",
+            {"data_collection": 1},
+        ),
+        # Shouted English gets an unsure guess; a URL is no language: both keep their labels.
+        _rec(
+            "caps",
+            "WE MAY CHANGE THESE TERMS AT ANY TIME WITHOUT NOTICE TO YOU.",
+            "s",
+            {"terms_change": 1},
+        ),
+        _rec("url", "https://example.com/privacy?lang=en&ref=footer", "s", {"user_control": 1}),
+    ]
+    assert dataset.label_other_languages_negative(records, taxonomy) == 2
+    negative = {name: 0 for name in taxonomy.names}
+    assert records[0].labels == negative and records[1].labels == negative
+    assert [r.labels for r in records[2:]] == [
+        {"data_collection": 1},
+        {"terms_change": 1},
+        {"user_control": 1},
+    ]
+    assert dataset.label_other_languages_negative(records, taxonomy) == 0
+
+
 # ----------------------------------------------------------------------------- full build
 
 
@@ -334,6 +375,8 @@ def test_dataset_card_parses_and_reports_counts(built):
     assert f"1 list fragment, {shapes['sentence']} sentence" in " ".join(card.text.split())
     headings = stats["source_stats"]["headings_made_negative"]
     assert f"is a negative for every label ({headings} records)" in " ".join(card.text.split())
+    other = stats["source_stats"]["other_languages_made_negative"]
+    assert f"every label ({other} records, mostly" in " ".join(card.text.split())
 
 
 def test_stats_count_positives_and_masks(built):

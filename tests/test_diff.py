@@ -96,6 +96,40 @@ def test_diff_reports_newly_flagged_added_clause_and_scores_each_text_once():
     assert result["no_longer_flagged"] == []
 
 
+# French that the stand-in flags (it says "training"): the model reads English only.
+FRENCH_TRAIN = (
+    "Nous utilisons vos contenus pour le training de nos modèles, "
+    "conformément à la présente politique de confidentialité."
+)
+
+
+def test_diff_clause_in_another_language_never_grants():
+    ignored = FRENCH_TRAIN
+    result = diff_documents(
+        FakePredictor(), doc(LICENCE, CHANGE), doc(LICENCE, ignored, CHANGE), "md"
+    )
+    ai = {c["label"]: c for c in result["label_changes"]}["ai_training"]
+    assert (ai["change"], ai["new_flagged"], ai["evidence"]) == ("unchanged", 0, [])
+    assert result["newly_flagged"] == []
+    [change] = result["changes"]
+    assert change["new"]["labels"] == ["ai_training"] and change["new"]["ignored"]
+    assert change["new"]["other_language"] and not change["new"]["heading"]
+    # The same clause in English is a grant.
+    result = diff_documents(
+        FakePredictor(), doc(LICENCE, CHANGE), doc(LICENCE, TRAIN, CHANGE), "md"
+    )
+    assert {c["label"]: c for c in result["label_changes"]}["ai_training"]["change"] == "granted"
+
+
+def test_diff_clause_reworded_into_another_language_is_not_withdrawn():
+    result = diff_documents(FakePredictor(), doc(TRAIN, CHANGE), doc(FRENCH_TRAIN, CHANGE), "md")
+    ai = {c["label"]: c for c in result["label_changes"]}["ai_training"]
+    # The English grant is gone and nothing readable replaced it: withdrawn, with the English
+    # clause as evidence and the French one never counted as carrying the label.
+    assert (ai["change"], ai["old_flagged"], ai["new_flagged"]) == ("withdrawn", 1, 0)
+    assert [e["text"] for e in ai["evidence"]] == [TRAIN]
+
+
 def test_diff_stance_flip_is_modified_and_no_longer_flagged():
     predictor = FakePredictor()
     result = diff_documents(

@@ -36,6 +36,7 @@ from train.doc_labels import (
     record_id,
 )
 from train.errors import DataError
+from train.language import is_other_language
 from train.leakage import NearDuplicateIndex, check_no_leakage, find_cross_split_collisions
 from train.mining import (
     EXHAUSTIVE_AI_SOURCES,
@@ -275,6 +276,19 @@ def label_headings_negative(records: list[ClauseRecord], taxonomy: Taxonomy) -> 
     return changed
 
 
+def label_other_languages_negative(records: list[ClauseRecord], taxonomy: Taxonomy) -> int:
+    """Text in another language carries no label (guideline; the model reads English): a record
+    confidently in another language (`language.is_other_language`) is a negative for every
+    label. Returns how many records changed."""
+    changed = 0
+    negative = {name: 0 for name in taxonomy.names}
+    for record in records:
+        if record.labels != negative and is_other_language(record.text):
+            record.labels = dict(negative)
+            changed += 1
+    return changed
+
+
 def collect_records(cfg: BuildConfig, taxonomy: Taxonomy, stats: dict) -> list[ClauseRecord]:
     """Every record from every source, hand labels joined, licence filter applied."""
     raw = cfg.raw_dir
@@ -309,6 +323,7 @@ def collect_records(cfg: BuildConfig, taxonomy: Taxonomy, stats: dict) -> list[C
     # After the corpus records too: their known negatives follow the same unmasking rules.
     apply_hand_labels(records, hand, cfg.mined_labels_path)
     stats["headings_made_negative"] = label_headings_negative(records, taxonomy)
+    stats["other_languages_made_negative"] = label_other_languages_negative(records, taxonomy)
     team: Counter[str] = Counter()
     team_ids: dict[str, str] = {}
     shapes: Counter[str] = Counter()

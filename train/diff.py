@@ -49,6 +49,7 @@ from train.label_changes import (
     flips,
     label_changes,
 )
+from train.language import is_other_language
 from train.outputs import write_atomic
 from train.predictor import load_predictor, max_chars_for
 from train.segment import is_heading_or_navigation
@@ -115,12 +116,17 @@ def _side(clauses, index: int | None, scorer: CachedScorer) -> dict | None:
         return None
     c = clauses[index]
     scores, labels = scorer.cache[c.text]
+    heading = is_heading_or_navigation(c.text)
+    # Language identification only where it can matter: a clause that carries a label.
+    other_language = bool(labels) and not heading and is_other_language(c.text)
     return {
         "index": index,
         "start": c.start,
         "end": c.end,
         "text": c.text,
-        "heading": is_heading_or_navigation(c.text),
+        "heading": heading,
+        "other_language": other_language,
+        "ignored": heading or other_language,
         "scores": scores,
         "labels": labels,
     }
@@ -179,7 +185,8 @@ def diff_documents(
       `kind` gained / lost / reworded, `text`, `score`, `start`, `end`, and for reworded
       clauses `other_text`, `other_score`, `similarity`, `cosine`);
     - `changes`: every clause that is not unchanged, with its `change`, `similarity`, `cosine`
-      and `old` / `new` sides (`start`, `end`, `text`, `heading`, `labels`, `scores`);
+      and `old` / `new` sides (`start`, `end`, `text`, `heading`, `other_language`, `ignored`,
+      `labels`, `scores`);
     - `newly_flagged`: added or modified new clauses with a label that really flipped on:
       `text`, `labels` (every label the new clause carries), `new_labels` (those that flipped),
       `scores`, `change`, `start`, `end`, and for modified clauses `old_text`, `old_labels`,

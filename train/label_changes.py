@@ -16,7 +16,9 @@ For each label:
 A reworded clause flips a label only when the new score clears the label's threshold by the
 hysteresis margin (in logit units) and the old one was below it, or the reverse: a score that
 wobbles across the threshold is not a change. Added and removed clauses flip every label they
-carry. Headings and navigation lines never flip.
+carry. Headings, navigation lines and clauses in another language (the model reads English; the
+guideline gives such text no label) never flip and are not counted: each side says so in its
+`ignored` key.
 """
 
 from __future__ import annotations
@@ -42,18 +44,24 @@ def _logit(p: float) -> float:
 
 def flips(a: Alignment, old: dict | None, new: dict | None, labels, thresholds, margin):
     """(labels that appeared on the new side, labels lost from the old side) for one aligned
-    clause, with the hysteresis margin on reworded clauses; headings never flip."""
+    clause, with the hysteresis margin on reworded clauses; an ignored side (heading,
+    navigation, another language) never flips."""
     if a.change in ("unchanged", "moved"):
         return [], []
     if a.change == "added":
-        return ([] if new["heading"] else [n for n in labels if n in new["labels"]]), []
+        return ([] if new["ignored"] else [n for n in labels if n in new["labels"]]), []
     if a.change == "removed":
-        return [], ([] if old["heading"] else [n for n in labels if n in old["labels"]])
-    if old["heading"] and new["heading"]:
-        return [], []
+        return [], ([] if old["ignored"] else [n for n in labels if n in old["labels"]])
     appeared, lost = [], []
     for name, t in zip(labels, thresholds, strict=True):
         lt, ln = _logit(t), _logit(new["scores"][name])
+        if new["ignored"] or old["ignored"]:
+            # A heading reworded into a clause (or the reverse) is an added / removed practice.
+            if name in new["labels"] and name not in old["labels"] and not new["ignored"]:
+                appeared.append(name)
+            if name in old["labels"] and name not in new["labels"] and not old["ignored"]:
+                lost.append(name)
+            continue
         if name in new["labels"] and name not in old["labels"] and ln >= lt + margin:
             appeared.append(name)
         if name in old["labels"] and name not in new["labels"] and ln < lt - margin:
@@ -128,8 +136,8 @@ def label_changes(
     """One entry per label: the document-level change and its clause-level evidence."""
     out = []
     for name, t in zip(labels, thresholds, strict=True):
-        old_n = sum(1 for _, o, _ in pairs if o and not o["heading"] and name in o["labels"])
-        new_n = sum(1 for _, _, n in pairs if n and not n["heading"] and name in n["labels"])
+        old_n = sum(1 for _, o, _ in pairs if o and not o["ignored"] and name in o["labels"])
+        new_n = sum(1 for _, _, n in pairs if n and not n["ignored"] and name in n["labels"])
         gained, lost, reworded = [], [], []
         for a, o, n in pairs:
             appeared, gone = flips(a, o, n, [name], [t], margin)
@@ -139,7 +147,7 @@ def label_changes(
                 lost.append(_evidence(a, o, n, name, "lost"))
             if (
                 a.change == "modified"
-                and not (o["heading"] or n["heading"])
+                and not (o["ignored"] or n["ignored"])
                 and name in o["labels"]
                 and name in n["labels"]
             ):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from functools import lru_cache
 
 # A document is flagged "mostly non-English" when under this share of its sampled clauses is English.
 MOSTLY_NON_ENGLISH = 0.5
@@ -30,3 +31,24 @@ def summarise_language(counts: dict[str, int]) -> tuple[str, float | None, bool]
     language = max(sorted(counts), key=counts.get)
     share = counts.get("en", 0) / total
     return language, share, share < MOSTLY_NON_ENGLISH
+
+
+# A clause counts as "in another language" only when the identifier is this sure: short or
+# all-capitals English clauses get low-confidence guesses (Italian, Lingala) that must not count.
+OTHER_LANGUAGE_MIN_PROB = 0.99
+# Not languages: py3langid's "zxx" covers URLs, hashes and encoded blobs.
+_NOT_A_LANGUAGE = frozenset({"zxx"})
+
+
+@lru_cache(maxsize=1)
+def _identifier():
+    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_modelpath(MODEL_DIR / MODEL_FILE, norm_probs=True)
+
+
+def is_other_language(text: str) -> bool:
+    """True when `text` is confidently in a language other than English (the guideline: text in
+    another language carries no label, and the model reads English only)."""
+    language, prob = _identifier().classify(text[:2000])
+    return language != "en" and language not in _NOT_A_LANGUAGE and prob >= OTHER_LANGUAGE_MIN_PROB
