@@ -304,6 +304,28 @@ def test_tiny_run_helper_is_reusable(tmp_path, tiny_model_dir, tiny_clauses):
     assert json.loads((run / "train_summary.json").read_text())["global_step"] == 2
 
 
+def test_selection_on_tuned_macro_f1_picks_the_best_tuned_evaluation(
+    tmp_path, tiny_model_dir, tiny_clauses
+):
+    run = train_tiny(
+        tiny_model_dir,
+        tiny_clauses,
+        tmp_path,
+        "training.num_train_epochs=3",
+        "training.early_stopping_patience=0",
+        "training.selection_metric=tuned_macro_f1",
+    )
+    summary = json.loads((run / "train_summary.json").read_text())
+    evals = [e for e in summary["log_history"] if "eval_tuned_macro_f1" in e]
+    assert len(evals) == 3
+    # Tuning the thresholds on the same predictions can only match or beat the 0.5 threshold.
+    assert all(e["eval_tuned_macro_f1"] >= e["eval_macro_f1"] - 1e-9 for e in evals)
+    assert summary["selection_metric"] == "tuned_macro_f1"
+    best = max(evals, key=lambda e: e["eval_tuned_macro_f1"])
+    assert summary["best_validation_selection_metric"] == pytest.approx(best["eval_tuned_macro_f1"])
+    assert summary["best_checkpoint"].endswith(f"checkpoint-{best['step']}")
+
+
 def test_base_yaml_and_config_defaults_agree_and_help_prints_them():
     """configs/base.yaml is where defaults live; the dataclasses must hold the same values (one
     set of defaults), and `--help-config` prints what `make train` uses."""

@@ -156,7 +156,13 @@ class TrainingConfig:
     eval_steps: int = _f("With eval_strategy=steps: evaluate (and save) every N steps.", ge=0)
     save_total_limit: int = _f("Checkpoints to keep (the best is always kept).", ge=1)
     early_stopping_patience: int = _f(
-        "Stop after this many evaluations without a better validation macro-F1 (0 = off).", ge=0
+        "Stop after this many evaluations without a better selection metric (0 = off).", ge=0
+    )
+    selection_metric: str = _f(
+        "Validation metric that picks the best checkpoint and drives early stopping: `macro_f1` "
+        "(every label at 0.5) or `tuned_macro_f1` (each label at the threshold that is best on "
+        "validation, as the saved model will be used).",
+        choices=("macro_f1", "tuned_macro_f1"),
     )
     logging_steps: int = _f("Log the loss every N steps.", ge=1)
     report_to: str = _f(

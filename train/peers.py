@@ -40,6 +40,7 @@ SETTINGS_REPORTED = (
     "eval_strategy",
     "eval_steps",
     "early_stopping_patience",
+    "selection_metric",
     "torch_threads",
     "seed",
 )

@@ -153,7 +153,8 @@ def build_trainer_class():
 
 
 def make_compute_metrics(label_names: list[str]):
-    """Validation metrics at the default 0.5 threshold (model selection uses `macro_f1`)."""
+    """Validation metrics at the default 0.5 threshold, plus `tuned_macro_f1`: macro-F1 with each
+    label at its best threshold on these predictions (`training.selection_metric` picks one)."""
 
     def compute_metrics(eval_pred) -> dict:
         logits = eval_pred.predictions
@@ -163,6 +164,10 @@ def make_compute_metrics(label_names: list[str]):
         result = multilabel_metrics(apply_thresholds(probs, 0.5), labels, mask, label_names, probs)
         flat = {"macro_f1": result["macro_f1"], "micro_f1": result["micro_f1"]}
         flat.update({f"f1_{n}": result[n]["f1"] for n in label_names})
+        tuned = tune_thresholds(probs, labels, mask)
+        flat["tuned_macro_f1"] = multilabel_metrics(
+            apply_thresholds(probs, tuned), labels, mask, label_names
+        )["macro_f1"]
         return flat
 
     return compute_metrics
@@ -189,7 +194,7 @@ def _training_arguments(cfg: Config, run_dir: Path, has_bf16: bool):
         eval_strategy=t.eval_strategy,
         save_strategy=t.eval_strategy,
         load_best_model_at_end=True,
-        metric_for_best_model="macro_f1",
+        metric_for_best_model=t.selection_metric,
         greater_is_better=True,
         save_total_limit=t.save_total_limit,
         logging_steps=t.logging_steps,
@@ -464,7 +469,8 @@ def train(cfg: Config) -> Path:
             "global_step": trainer.state.global_step,
             "epochs_completed": trainer.state.epoch,
             "best_checkpoint": trainer.state.best_model_checkpoint,
-            "best_validation_macro_f1_at_0.5": trainer.state.best_metric,
+            "selection_metric": cfg.training.selection_metric,
+            "best_validation_selection_metric": trainer.state.best_metric,
             "train_runtime_s": train_result.metrics.get("train_runtime"),
             "train_samples_per_second": train_result.metrics.get("train_samples_per_second"),
             "wall_time_s": time.time() - t0,
