@@ -263,30 +263,30 @@ def apply_hand_labels(
         )
 
 
+def _label_negative_where(records: list[ClauseRecord], taxonomy: Taxonomy, rule) -> int:
+    """Make every record whose text `rule` matches a negative for every label; returns how many
+    records changed (full negatives are left alone, so the rule runs only on labelled text)."""
+    changed = 0
+    negative = {name: 0 for name in taxonomy.names}
+    for record in records:
+        if record.labels != negative and rule(record.text):
+            record.labels = dict(negative)
+            changed += 1
+    return changed
+
+
 def label_headings_negative(records: list[ClauseRecord], taxonomy: Taxonomy) -> int:
     """Headings state no practice (guideline): a record whose whole text is a heading ("What We
     Collect", "YOUR CHOICES") is a negative for every label, whatever its source mapped it to.
     Returns how many records changed."""
-    changed = 0
-    negative = {name: 0 for name in taxonomy.names}
-    for record in records:
-        if record.labels != negative and is_heading(record.text):
-            record.labels = dict(negative)
-            changed += 1
-    return changed
+    return _label_negative_where(records, taxonomy, is_heading)
 
 
 def label_other_languages_negative(records: list[ClauseRecord], taxonomy: Taxonomy) -> int:
     """Text in another language carries no label (guideline; the model reads English): a record
     confidently in another language (`language.is_other_language`) is a negative for every
     label. Returns how many records changed."""
-    changed = 0
-    negative = {name: 0 for name in taxonomy.names}
-    for record in records:
-        if record.labels != negative and is_other_language(record.text):
-            record.labels = dict(negative)
-            changed += 1
-    return changed
+    return _label_negative_where(records, taxonomy, is_other_language)
 
 
 def collect_records(cfg: BuildConfig, taxonomy: Taxonomy, stats: dict) -> list[ClauseRecord]:
