@@ -36,7 +36,7 @@ from train.doc_labels import (
     record_id,
 )
 from train.errors import DataError
-from train.language import is_other_language
+from train.language import detect_language, is_other_language
 from train.leakage import NearDuplicateIndex, check_no_leakage, find_cross_split_collisions
 from train.mining import (
     EXHAUSTIVE_AI_SOURCES,
@@ -190,8 +190,6 @@ def _corpus_records(
 def _ota_contrib_negatives(raw_dir: Path, cfg: BuildConfig, exhaustive: set[str]) -> list:
     """A seeded sample of clauses without AI mentions from English 2026 Open Terms Archive
     documents: known `ai_training` negatives, as for the corpus."""
-    import py3langid
-
     kind = sources.DOCUMENT_SOURCES[sources.OTA_CONTRIB]
     docs = sources.ota_contrib_documents(raw_dir, "current")
     order = seeded_order(docs, cfg.seed, kind.document_id)
@@ -205,7 +203,7 @@ def _ota_contrib_negatives(raw_dir: Path, cfg: BuildConfig, exhaustive: set[str]
         if doc_id in exhaustive:
             continue
         raw = path.read_text(encoding="utf-8", errors="replace")
-        if py3langid.classify(raw[:5000])[0] != "en":
+        if detect_language(raw[:5000]) != "en":
             continue
         taken += 1
         _, clauses = kind.segment(path)

@@ -52,16 +52,18 @@ def flips(a: Alignment, old: dict | None, new: dict | None, labels, thresholds, 
         return ([] if new["ignored"] else [n for n in labels if n in new["labels"]]), []
     if a.change == "removed":
         return [], ([] if old["ignored"] else [n for n in labels if n in old["labels"]])
+    if new["ignored"] or old["ignored"]:
+        # A heading reworded into a clause (or the reverse) is an added / removed practice: no
+        # margin, since the ignored side's score says nothing.
+        gained = [] if new["ignored"] else [n for n in labels if n in new["labels"]]
+        dropped = [] if old["ignored"] else [n for n in labels if n in old["labels"]]
+        return (
+            [n for n in gained if n not in old["labels"]],
+            [n for n in dropped if n not in new["labels"]],
+        )
     appeared, lost = [], []
     for name, t in zip(labels, thresholds, strict=True):
         lt, ln = _logit(t), _logit(new["scores"][name])
-        if new["ignored"] or old["ignored"]:
-            # A heading reworded into a clause (or the reverse) is an added / removed practice.
-            if name in new["labels"] and name not in old["labels"] and not new["ignored"]:
-                appeared.append(name)
-            if name in old["labels"] and name not in new["labels"] and not old["ignored"]:
-                lost.append(name)
-            continue
         if name in new["labels"] and name not in old["labels"] and ln >= lt + margin:
             appeared.append(name)
         if name in old["labels"] and name not in new["labels"] and ln < lt - margin:

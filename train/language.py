@@ -16,11 +16,9 @@ def language_counts(texts: Sequence[str], sample: int = LANGUAGE_SAMPLE) -> dict
     """Detected language (py3langid) of up to `sample` evenly spaced texts, counted."""
     if not texts:
         return {}
-    import py3langid
-
     step = max(1, len(texts) / sample)
     picked = [texts[int(i * step)] for i in range(min(sample, len(texts)))]
-    return dict(Counter(py3langid.classify(t[:2000])[0] for t in picked))
+    return dict(Counter(detect_language(t[:2000]) for t in picked))
 
 
 def summarise_language(counts: dict[str, int]) -> tuple[str, float | None, bool]:
@@ -45,6 +43,11 @@ def _identifier():
     from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
     return LanguageIdentifier.from_modelpath(MODEL_DIR / MODEL_FILE, norm_probs=True)
+
+
+def detect_language(text: str) -> str:
+    """py3langid's language code for `text` (one identifier for the whole process)."""
+    return _identifier().classify(text)[0]
 
 
 def is_other_language(text: str) -> bool:
