@@ -39,6 +39,22 @@ TARGETS = {
     ("tosdr_corpus_text", "train"): 22,
 }
 MIN_CLAUSES, MAX_CLAUSES = 40, 300
+SPLITS = ("test", "validation", "train")
+
+
+def parse_wants(values: list[str]) -> dict[tuple[str, str], int]:
+    """`SOURCE:SPLIT=N` arguments -> {(source, split): N}."""
+    wants = {}
+    for value in values:
+        key, _, n = value.partition("=")
+        source, _, split = key.partition(":")
+        if source not in DOCUMENT_SOURCES or split not in SPLITS or not n.isdigit():
+            raise SystemExit(
+                f"error: --want {value!r}: expected SOURCE:SPLIT=N with SOURCE one of "
+                f"{sorted(DOCUMENT_SOURCES)} and SPLIT one of {list(SPLITS)}"
+            )
+        wants[(source, split)] = int(n)
+    return wants
 
 
 def candidates(source_name, raw_dir, splits, rng, corpus_sample):
@@ -74,17 +90,30 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--corpus-sample", type=int, default=500)
     parser.add_argument("--batches", type=int, default=7)
+    parser.add_argument(
+        "--want",
+        action="append",
+        default=[],
+        metavar="SOURCE:SPLIT=N",
+        help="new documents to add for one source and split (repeatable; replaces the default "
+        "targets, e.g. --want ota_contrib_2026:train=12)",
+    )
     args = parser.parse_args()
+    targets = parse_wants(args.want) if args.want else TARGETS
     rng = random.Random(args.seed)
     splits = load_service_splits(SERVICE_SPLITS)
     existing = load_manifest(LABELLED_DOCUMENTS)
     taken = {d.service for d in existing}
     chosen: list[LabelledDocument] = list(existing)
     for source_name in ("ota_contrib_2026", "tosdr_corpus_text"):
+        if not any(targets.get((source_name, split)) for split in SPLITS):
+            continue
         pool = candidates(source_name, args.raw_dir, splits, rng, args.corpus_sample)
         rng.shuffle(pool)
-        for split in ("test", "validation", "train"):
-            want = TARGETS[(source_name, split)]
+        for split in SPLITS:
+            want = targets.get((source_name, split), 0)
+            if not want:
+                continue
             here = [c for c in pool if c[2] == split and c[1] not in taken]
             # AI-mentioning documents first (most mentions first), then the others in seeded order.
             here.sort(key=lambda c: -min(c[4], 10))
@@ -110,7 +139,9 @@ def main() -> None:
     # Batches of similar size, documents of one batch in one file for one annotator.
     new = [d for d in chosen if not d.batch]
     new.sort(key=lambda d: -d.clauses)
-    loads = Counter({f"b{i + 1:02d}": 0 for i in range(args.batches)})
+    # New batches are numbered after the last one already in the manifest.
+    first = max((int(d.batch[1:]) for d in existing if d.batch[1:].isdigit()), default=0) + 1
+    loads = Counter({f"b{first + i:02d}": 0 for i in range(args.batches)})
     assigned = []
     for d in new:
         batch = min(loads, key=lambda b: (loads[b], b))
