@@ -57,9 +57,11 @@ def parse_wants(values: list[str]) -> dict[tuple[str, str], int]:
     return wants
 
 
-def candidates(source_name, raw_dir, splits, rng, corpus_sample):
+def candidates(source_name, raw_dir, splits, rng, corpus_sample, document_type=""):
     kind = DOCUMENT_SOURCES[source_name]
     paths = kind.documents(raw_dir)
+    if document_type:
+        paths = [p for p in paths if document_type.lower() in p.name.lower()]
     if source_name == "ota_contrib_2026":
         paths = [p for p in paths if p.parts[-3] == "current"]
     else:
@@ -98,6 +100,11 @@ def main() -> None:
         help="new documents to add for one source and split (repeatable; replaces the default "
         "targets, e.g. --want ota_contrib_2026:train=12)",
     )
+    parser.add_argument(
+        "--document-type",
+        default="",
+        help='only documents whose file name contains this (e.g. "Terms of Service")',
+    )
     args = parser.parse_args()
     targets = parse_wants(args.want) if args.want else TARGETS
     rng = random.Random(args.seed)
@@ -108,7 +115,9 @@ def main() -> None:
     for source_name in ("ota_contrib_2026", "tosdr_corpus_text"):
         if not any(targets.get((source_name, split)) for split in SPLITS):
             continue
-        pool = candidates(source_name, args.raw_dir, splits, rng, args.corpus_sample)
+        pool = candidates(
+            source_name, args.raw_dir, splits, rng, args.corpus_sample, args.document_type
+        )
         rng.shuffle(pool)
         for split in SPLITS:
             want = targets.get((source_name, split), 0)

@@ -8,9 +8,11 @@ import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from fakes import LABELS, FakePredictor
 
+from train.align import AlignmentStats
 from train.diff import align_clauses, diff_documents, diff_history, main, version_date
 
 REPO = Path(__file__).resolve().parent.parent
@@ -70,6 +72,71 @@ def test_alignment_moved_clause():
         ("unchanged", 3, 2),
         ("moved", 1, 3),
     ]
+
+
+RECORD_OLD = "The host can choose to record meetings and webinars held on the service."
+RECORD_NEW = "A host or phone host can choose to record, for example, meetings, webinars or calls."
+ENDING = "Either party may end this agreement by written notice to the other party."
+FILLERS_OLD = [
+    f"Old section {w} describes fees, taxes and invoices for the plan." for w in "abcdef"
+]
+FILLERS_NEW = [
+    f"New part {w} lists support hours and holiday closures in detail." for w in "uvwxyz"
+]
+
+
+def fake_embedder(old: list[str], new: list[str], close: dict[str, str]):
+    """Unit vectors: texts of a `close` pair get almost the same direction, every other text its
+    own; `close` maps a new text to the old text it means."""
+    texts = sorted(set(old) | set(new))
+    base = np.eye(len(texts), dtype=np.float32)
+    vec = {t: base[k] for k, t in enumerate(texts)}
+    for n, o in close.items():
+        v = vec[o] + 0.2 * vec[n]
+        vec[n] = v / np.linalg.norm(v)
+
+    def embed(left_old, left_new):
+        return np.stack([vec[old[i]] for i in left_old]), np.stack([vec[new[j]] for j in left_new])
+
+    return embed
+
+
+def test_meaning_candidates_top_k_above_min_cosine_in_blocks(monkeypatch):
+    import train.align as align
+
+    monkeypatch.setattr(align, "MEANING_BLOCK", 2)  # several blocks for five new rows
+    rng = np.random.default_rng(0)
+    old = rng.normal(size=(7, 4)).astype(np.float32)
+    new = rng.normal(size=(5, 4)).astype(np.float32)
+    old /= np.linalg.norm(old, axis=1, keepdims=True)
+    new /= np.linalg.norm(new, axis=1, keepdims=True)
+    got = align.meaning_candidates(old, new, min_cosine=0.2, k=3)
+    sims = new @ old.T
+    for row, rows in zip(sims, got, strict=True):
+        want = [int(c) for c in np.argsort(-row)[:3] if row[c] >= 0.2]
+        assert rows == want
+    assert align.meaning_candidates(old[:0], new, 0.2) == [[] for _ in range(5)]
+
+
+def test_alignment_pairs_a_moved_rewording_by_meaning_only_with_enough_shared_words():
+    # The rewording moved from the top to the bottom of a restructured document: outside the
+    # positional window and with too few shared word pairs for the lexical candidates.
+    old = [RECORD_OLD, *FILLERS_OLD, ENDING]
+    new = [*FILLERS_NEW, RECORD_NEW]
+    without = kinds(old, new)
+    assert ("added", None, 6) in without and ("removed", 0, None) in without
+    stats = AlignmentStats()
+    embed = fake_embedder(old, new, {RECORD_NEW: RECORD_OLD})
+    paired = align_clauses(old, new, embed=embed, stats=stats)
+    assert ("modified", 0, 6) in [(a.change, a.old, a.new) for a in paired]
+    assert stats.meaning_candidates >= 1
+    # As close in meaning but sharing only "the host can choose to" (word similarity 0.36, enough
+    # for a pair proposed by position, not for one proposed by meaning alone): left apart.
+    mute = "The host can choose to mute every guest in any of its large calls today."
+    new_far = [*FILLERS_NEW, mute]
+    embed = fake_embedder(old, new_far, {mute: RECORD_OLD})
+    far = align_clauses(old, new_far, embed=embed)
+    assert ("modified", 0, 6) not in [(a.change, a.old, a.new) for a in far]
 
 
 def test_diff_reports_newly_flagged_added_clause_and_scores_each_text_once():

@@ -11,16 +11,22 @@
      anywhere in the document (at most `max_lsh_candidates` per clause);
    - *positional*: the `window` remaining old clauses nearest the place where the new clause
      sits (estimated from the unchanged clauses around it), which is where a rewritten clause
-     usually stays even when few words survive.
+     usually stays even when few words survive;
+   - *by meaning*, when sentence embeddings are given: the `max_meaning_candidates` old clauses
+     whose cosine similarity to the new clause is highest and at least `min_cosine`, wherever
+     they sit (a reworded clause that also moved, in a restructured document, shares too few
+     word pairs for the LSH and is outside the window).
    A proposed pair is a rewording when its word-level similarity (`SequenceMatcher.ratio` over
    words) reaches `min_similarity`, or, when sentence embeddings are given (`embed`), when
    their cosine similarity reaches `min_cosine` and the word similarity reaches
    `min_similarity_with_meaning` (a floor that keeps two unrelated sentences of the same topic
-   apart). Pairs are taken best first (higher of the two similarities);
+   apart; a pair proposed by meaning alone needs `min_similarity_far`). Pairs are taken best
+   first (higher of the two similarities);
 4. **added** / **removed**: what is left in the new / old version.
 
-The number of exact comparisons is at most `n_new * (window + max_lsh_candidates)`, so two
-unrelated 2 MB versions cost seconds, not hours (`AlignmentStats.pairs_compared` says how many).
+The number of exact comparisons is at most
+`n_new * (window + max_lsh_candidates + max_meaning_candidates)`, so two unrelated 2 MB versions
+cost seconds, not hours (`AlignmentStats.pairs_compared` says how many).
 """
 
 from __future__ import annotations
@@ -41,6 +47,12 @@ DEFAULT_MIN_COSINE = 0.9
 DEFAULT_MIN_SIMILARITY_WITH_MEANING = 0.3
 DEFAULT_WINDOW = 8
 DEFAULT_MAX_LSH_CANDIDATES = 16
+DEFAULT_MAX_MEANING_CANDIDATES = 4
+# Fine-tuned classifier embeddings put clauses of one topic close together (unrelated liability
+# sentences reach cosine 0.97), so a pair proposed by meaning alone, far from where the clause
+# was and sharing few word pairs, also needs this much word similarity.
+DEFAULT_MIN_SIMILARITY_FAR = 0.4
+MEANING_BLOCK = 1024  # new clauses per block of the cosine matrix (1024 x n_old floats at a time)
 LSH_THRESHOLD = 0.3
 NUM_PERM = 64
 SEED = 1
@@ -71,6 +83,7 @@ class AlignmentStats:
     left_new: int = 0
     lsh_candidates: int = 0
     window_candidates: int = 0
+    meaning_candidates: int = 0
     pairs_compared: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -181,6 +194,29 @@ def propose_pairs(
     return candidates
 
 
+def meaning_candidates(
+    vec_old: np.ndarray,
+    vec_new: np.ndarray,
+    min_cosine: float,
+    k: int = DEFAULT_MAX_MEANING_CANDIDATES,
+) -> list[list[int]]:
+    """For each row of `vec_new`, the rows of `vec_old` (at most `k`, highest cosine first) whose
+    cosine similarity reaches `min_cosine`; rows are L2-normalised. The cosine matrix is computed
+    a block of new rows at a time, so memory stays bounded for long documents."""
+    out: list[list[int]] = []
+    n_old = len(vec_old)
+    if not n_old or k < 1:
+        return [[] for _ in range(len(vec_new))]
+    k = min(k, n_old)
+    for start in range(0, len(vec_new), MEANING_BLOCK):
+        sims = vec_new[start : start + MEANING_BLOCK] @ vec_old.T
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        for row, cols in zip(sims, top, strict=True):
+            best = sorted((int(c) for c in cols if row[c] >= min_cosine), key=lambda c: -row[c])
+            out.append(best)
+    return out
+
+
 def align_clauses(
     old: Sequence[str],
     new: Sequence[str],
@@ -191,6 +227,8 @@ def align_clauses(
     min_similarity_with_meaning: float = DEFAULT_MIN_SIMILARITY_WITH_MEANING,
     window: int = DEFAULT_WINDOW,
     max_lsh_candidates: int = DEFAULT_MAX_LSH_CANDIDATES,
+    max_meaning_candidates: int = DEFAULT_MAX_MEANING_CANDIDATES,
+    min_similarity_far: float = DEFAULT_MIN_SIMILARITY_FAR,
     stats: AlignmentStats | None = None,
 ) -> list[Alignment]:
     """Align two versions' clause texts; returns every clause of both, in reading order (new
@@ -209,8 +247,15 @@ def align_clauses(
         norm_old, norm_new, left_old, left_new, anchors, window, max_lsh_candidates, stats
     )
     vec_old = vec_new = None
+    far_only: dict[int, set[int]] = {}  # proposed by meaning alone
     if embed is not None and left_old and left_new:
         vec_old, vec_new = embed(left_old, left_new)
+        near = meaning_candidates(vec_old, vec_new, min_cosine, max_meaning_candidates)
+        for j, rows in zip(left_new, near, strict=True):
+            far = {left_old[r] for r in rows} - candidates[j]
+            candidates[j] |= far
+            far_only[j] = far
+            stats.meaning_candidates += len(rows)
     row_old = {i: k for k, i in enumerate(left_old)}
     row_new = {j: k for k, j in enumerate(left_new)}
 
@@ -230,7 +275,10 @@ def align_clauses(
             if vec_old is not None:
                 cosine = float(vec_old[row_old[i]] @ vec_new[row_new[j]])
             meaning = cosine is not None and cosine >= min_cosine
-            if ratio >= min_similarity or (meaning and ratio >= min_similarity_with_meaning):
+            floor_here = (
+                min_similarity_far if i in far_only.get(j, ()) else min_similarity_with_meaning
+            )
+            if ratio >= min_similarity or (meaning and ratio >= floor_here):
                 best = max(ratio, cosine if meaning else 0.0)
                 distance = abs(i / max(1, len(old)) - j / max(1, len(new)))
                 scored.append((-best, distance, i, j, ratio, cosine))
