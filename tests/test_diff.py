@@ -139,6 +139,33 @@ def test_alignment_pairs_a_moved_rewording_by_meaning_only_with_enough_shared_wo
     assert ("modified", 0, 6) not in [(a.change, a.old, a.new) for a in far]
 
 
+OLD_GRANT = "We use your listening history to train our recommendations for you."
+WIDER_GRANT = "Your uploads help us train machine learning models and generative AI systems."
+SAME_GRANT = "Your playlists are used to train our recommendations as well."
+
+
+@pytest.mark.parametrize(
+    ("old_grant", "new_grant", "change"),
+    [
+        (OLD_GRANT, WIDER_GRANT, "widened"),  # the new one adds AI and model words
+        (WIDER_GRANT, OLD_GRANT, "narrowed"),
+        (OLD_GRANT, SAME_GRANT, "reworded"),  # says neither more nor less
+    ],
+)
+def test_diff_grant_replaced_by_an_unpaired_one_is_judged_by_what_it_says(
+    old_grant, new_grant, change
+):
+    # One flagged clause goes, another (too different to be paired with it) comes: as many
+    # flagged clauses as before, so the wording decides, as it does for a reworded clause.
+    result = diff_documents(
+        FakePredictor(), doc(LICENCE, old_grant, CHANGE), doc(LICENCE, CHANGE, new_grant), "md"
+    )
+    assert result["counts"]["modified"] == 0
+    ai = {c["label"]: c for c in result["label_changes"]}["ai_training"]
+    assert (ai["change"], ai["old_flagged"], ai["new_flagged"]) == (change, 1, 1)
+    assert [e["kind"] for e in ai["evidence"]] == ["gained", "lost"]
+
+
 def test_diff_reports_newly_flagged_added_clause_and_scores_each_text_once():
     predictor = FakePredictor()
     result = diff_documents(

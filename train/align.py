@@ -52,7 +52,7 @@ DEFAULT_MAX_MEANING_CANDIDATES = 4
 # sentences reach cosine 0.97), so a pair proposed by meaning alone, far from where the clause
 # was and sharing few word pairs, also needs this much word similarity.
 DEFAULT_MIN_SIMILARITY_FAR = 0.4
-MEANING_BLOCK = 1024  # new clauses per block of the cosine matrix (1024 x n_old floats at a time)
+MEANING_BLOCK = 256  # new clauses per block of the cosine matrix (256 x n_old floats at a time)
 LSH_THRESHOLD = 0.3
 NUM_PERM = 64
 SEED = 1

@@ -6,9 +6,11 @@ For each label:
 - `granted`: no clause of the old version carried it, one of the new version does (a flip);
 - `withdrawn`: the old version carried it, no clause of the new one does;
 - `widened` / `narrowed`: both versions carry it, and a clause flipped and more / fewer clauses
-  carry it now, or no clause flipped but flagged clauses were reworded and the inserted words
-  say more / less about the label (matches of its keyword pattern, `label_terms`: "algorithms"
-  becoming "algorithms, including to train machine learning models");
+  carry it now; or as many flagged clauses appeared as went away (a clause replaced by another
+  the alignment did not pair with it) and the new ones say more / less about the label; or no
+  clause flipped but flagged clauses were reworded and the inserted words say more / less
+  (matches of the label's keyword pattern, `label_terms`: "algorithms" becoming "algorithms,
+  including to train machine learning models");
 - `reworded`: both versions carry it and flagged clauses were reworded or replaced one for one,
   saying neither more nor less (still granted);
 - `unchanged`.
@@ -132,6 +134,20 @@ def _rewording_direction(reworded: list[dict], pattern: re.Pattern | None) -> st
     return "widened" if gained > lost else "narrowed" if lost > gained else "reworded"
 
 
+def _replacement_direction(gained: list[dict], lost: list[dict], pattern: re.Pattern | None) -> str:
+    """As many flagged clauses appeared as went away: `widened` when the appeared ones hold more
+    words about the label that the gone ones do not have than the reverse ("recommendation
+    algorithms" replaced by "training of machine learning models"), `narrowed` for the reverse,
+    else `reworded`."""
+    if pattern is None:
+        return "reworded"
+    new_text = " ".join(e["text"] for e in gained)
+    old_text = " ".join(e["text"] for e in lost)
+    more = _new_terms(new_text, old_text, pattern)
+    less = _new_terms(old_text, new_text, pattern)
+    return "widened" if more > less else "narrowed" if less > more else "reworded"
+
+
 def label_changes(
     pairs: list[tuple[Alignment, dict | None, dict | None]], labels, thresholds, margin
 ) -> list[dict]:
@@ -158,8 +174,10 @@ def label_changes(
             change = "granted"
         elif lost and not new_n:
             change = "withdrawn"
+        elif new_n != old_n and (gained or lost):
+            change = "widened" if new_n > old_n else "narrowed"
         elif gained or lost:
-            change = "widened" if new_n > old_n else "narrowed" if new_n < old_n else "reworded"
+            change = _replacement_direction(gained, lost, label_terms(name))
         elif reworded:
             change = _rewording_direction(reworded, label_terms(name))
         else:
