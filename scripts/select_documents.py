@@ -11,7 +11,6 @@ import random
 from collections import Counter
 from pathlib import Path
 
-import py3langid
 from tqdm.auto import tqdm
 
 from train.dataset import SERVICE_SPLITS
@@ -23,6 +22,7 @@ from train.doc_labels import (
     load_manifest,
     write_manifest,
 )
+from train.language import detect_language
 from train.paths import default_raw_dir
 from train.patterns import mentions_ai
 from train.services import canonical_service
@@ -75,7 +75,7 @@ def candidates(source_name, raw_dir, splits, rng, corpus_sample, document_type="
         if service not in splits:
             continue
         raw = path.read_text(encoding="utf-8", errors="replace")
-        if py3langid.classify(raw[:5000])[0] != "en":
+        if detect_language(raw[:5000]) != "en":
             continue
         _, clauses = kind.segment(path)
         if not MIN_CLAUSES <= len(clauses) <= MAX_CLAUSES:

@@ -135,17 +135,14 @@ def _rewording_direction(reworded: list[dict], pattern: re.Pattern | None) -> st
 
 
 def _replacement_direction(gained: list[dict], lost: list[dict], pattern: re.Pattern | None) -> str:
-    """As many flagged clauses appeared as went away: `widened` when the appeared ones hold more
-    words about the label that the gone ones do not have than the reverse ("recommendation
-    algorithms" replaced by "training of machine learning models"), `narrowed` for the reverse,
-    else `reworded`."""
-    if pattern is None:
-        return "reworded"
-    new_text = " ".join(e["text"] for e in gained)
-    old_text = " ".join(e["text"] for e in lost)
-    more = _new_terms(new_text, old_text, pattern)
-    less = _new_terms(old_text, new_text, pattern)
-    return "widened" if more > less else "narrowed" if less > more else "reworded"
+    """As many flagged clauses appeared as went away: judged as one rewording of the gone clauses
+    into the appeared ones ("recommendation algorithms" replaced by "training of machine learning
+    models" is `widened`)."""
+    joined = {
+        "text": " ".join(e["text"] for e in gained),
+        "other_text": " ".join(e["text"] for e in lost),
+    }
+    return _rewording_direction([joined], pattern)
 
 
 def label_changes(
