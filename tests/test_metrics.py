@@ -14,6 +14,7 @@ from train.metrics import (
     multilabel_metrics,
     sigmoid,
     tune_thresholds,
+    tune_thresholds_by_origin,
 )
 
 # Five clauses, three labels. Label `b` has two masked entries that would be errors if they
@@ -161,6 +162,29 @@ def test_tune_thresholds_keeps_the_given_default_for_unannotated_labels():
     assert tune_thresholds(
         probs, np.array([[1, 1], [0, 0]]), np.array([[1, 0], [1, 0]]), default=0.3
     ) == [0.5, 0.3]
+
+
+def test_thresholds_are_tuned_on_real_rows_when_they_hold_enough_positives():
+    # Label 0: real positives score 0.6 (real negatives 0.2); team-written positives 0.95 and
+    # team negatives 0.65, so over every row the best threshold is above 0.65 and misses the real
+    # positives. Label 1 has no real positive.
+    real = np.array([True] * 4 + [False] * 8)
+    label0 = [0.6, 0.6, 0.2, 0.2] + [0.95] * 4 + [0.65] * 4
+    label1 = [0.1] * 4 + [0.9] * 4 + [0.3] * 4
+    probs = np.array([label0, label1]).T
+    gold = np.array([[1, 1, 0, 0] + [1] * 4 + [0] * 4, [0] * 4 + [1] * 4 + [0] * 4]).T
+    mask = np.ones_like(gold)
+    everywhere = tune_thresholds(probs, gold, mask)
+    thresholds, tuned_on = tune_thresholds_by_origin(probs, gold, mask, real, min_real_positives=2)
+    assert tuned_on == ["real", "all"]
+    assert 0.2 < thresholds[0] <= 0.6 and everywhere[0] > 0.65
+    assert thresholds[1] == everywhere[1]
+    # Too few real positives, or no origin at all: every row.
+    assert tune_thresholds_by_origin(probs, gold, mask, real, min_real_positives=3) == (
+        everywhere,
+        ["all", "all"],
+    )
+    assert tune_thresholds_by_origin(probs, gold, mask, None)[1] == ["all", "all"]
 
 
 def test_bootstrap_ci_contains_the_estimate_and_is_deterministic():

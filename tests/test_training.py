@@ -21,7 +21,7 @@ from train.clause_files import read_clause_file
 from train.config import load_config
 from train.errors import ConfigError, DataError
 from train.inference import ClausePredictor
-from train.metrics import apply_thresholds, multilabel_metrics
+from train.metrics import apply_thresholds, multilabel_metrics, tune_thresholds_by_origin
 from train.run_folder import last_complete_checkpoint
 from train.taxonomy import load_taxonomy
 from train.training import main, positive_weights
@@ -79,6 +79,10 @@ def test_main_writes_a_self_describing_model_and_true_metrics(tiny_trained_model
     assert summary["validation_tuned"]["data_retention"]["support"] == sum(
         r["labels"][4] for r in rows if r["label_mask"][4]
     )
+    # Thresholds come from the real validation rows where those hold enough positives.
+    real = np.array([str(r.get("origin") or "real") == "real" for r in rows])
+    _, tuned_on = tune_thresholds_by_origin(probs, gold, mask, real)
+    assert summary["thresholds_tuned_on"] == dict(zip(names, tuned_on, strict=True))
 
 
 def test_max_samples_train_and_tune_on_the_first_clauses(tmp_path, tiny_model_dir, tiny_clauses):

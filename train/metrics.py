@@ -119,6 +119,36 @@ def tune_thresholds(
     return thresholds
 
 
+# A label's threshold is tuned on the real validation clauses alone when they hold at least this
+# many of its positives: real documents are what the model is run on and what the headline
+# measures, and team-written positives (one easy style) otherwise pull thresholds up.
+MIN_REAL_POSITIVES = 20
+
+
+def tune_thresholds_by_origin(
+    probs: np.ndarray,
+    gold: np.ndarray,
+    mask: np.ndarray,
+    real: np.ndarray | None,
+    min_real_positives: int = MIN_REAL_POSITIVES,
+) -> tuple[list[float], list[str]]:
+    """`tune_thresholds` per label on the real rows (`real`, a boolean row vector) when they hold
+    at least `min_real_positives` annotated positives of the label, else on every row. Returns the
+    thresholds and, per label, which rows they were tuned on (`"real"` or `"all"`)."""
+    everywhere = tune_thresholds(probs, gold, mask)
+    if real is None or not np.any(real):
+        return everywhere, ["all"] * probs.shape[1]
+    real = np.asarray(real, dtype=bool)
+    on_real = tune_thresholds(probs[real], gold[real], mask[real])
+    thresholds, tuned_on = [], []
+    for j in range(probs.shape[1]):
+        positives = int((gold[real, j] * mask[real, j]).sum())
+        use_real = positives >= min_real_positives
+        thresholds.append(on_real[j] if use_real else everywhere[j])
+        tuned_on.append("real" if use_real else "all")
+    return thresholds, tuned_on
+
+
 def bootstrap_f1_ci(
     pred: np.ndarray,
     gold: np.ndarray,

@@ -382,7 +382,16 @@ def _training_items(config: dict, summary: dict, meta: ModelMeta) -> list[str]:
             f"{summary.get('train_clauses', 'n/a')} training clauses; {summary.get('global_step', 'n/a')} "
             f"steps, {_fmt(summary.get('epochs_completed'), 2)} epochs completed."
         )
-    items.append("Per-label thresholds chosen on the validation split to maximise F1.")
+    tuned_on = (summary or {}).get("thresholds_tuned_on") or {}
+    real = [name for name, rows in tuned_on.items() if rows == "real"]
+    if real:
+        items.append(
+            "Per-label thresholds chosen on the validation split to maximise F1, on its real clauses "
+            f"alone for {', '.join(f'`{n}`' for n in real)} (the labels with at least 20 real "
+            "validation positives), on every validation clause for the rest."
+        )
+    else:
+        items.append("Per-label thresholds chosen on the validation split to maximise F1.")
     return items
 
 

@@ -7,6 +7,7 @@ ours, because masked labels (not annotated by a clause's source) must contribute
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -21,7 +22,13 @@ from train.clause_files import read_clause_file
 from train.config import Config, load_config, validate
 from train.errors import ConfigError, DataError
 from train.machine import hardware_info
-from train.metrics import apply_thresholds, multilabel_metrics, sigmoid, tune_thresholds
+from train.metrics import (
+    apply_thresholds,
+    multilabel_metrics,
+    sigmoid,
+    tune_thresholds,
+    tune_thresholds_by_origin,
+)
 from train.modelio import ModelMeta, save_meta, tokenize_texts
 from train.paths import REPO_ROOT, repo_path
 from train.run_folder import (
@@ -340,6 +347,29 @@ def checked_max_length(cfg: Config, model_config, tokenizer) -> int:
     return max_length
 
 
+def real_rows(split) -> np.ndarray:
+    """Boolean row vector: which rows of a dataset split are real clauses (rows without an
+    `origin`, such as the peer tasks' sentences, are real)."""
+    if "origin" not in split.column_names:
+        return np.ones(len(split), dtype=bool)
+    return np.asarray([str(o or "real") == "real" for o in split["origin"]], dtype=bool)
+
+
+@contextlib.contextmanager
+def _evaluation_in_order(args):
+    """Grouping by length reorders evaluation batches too in newer transformers releases; the
+    thresholds are tuned per origin, so these predictions must come back in dataset order."""
+    if not hasattr(args, "train_sampling_strategy"):
+        yield
+        return
+    before = args.train_sampling_strategy
+    args.train_sampling_strategy = "sequential"
+    try:
+        yield
+    finally:
+        args.train_sampling_strategy = before
+
+
 def train(cfg: Config) -> Path:
     """Run (or resume) training; returns the final model folder."""
     import torch
@@ -438,11 +468,18 @@ def train(cfg: Config) -> Path:
     train_result = trainer.train(resume_from_checkpoint=last)
 
     # --- thresholds on validation, with the best checkpoint loaded
-    pred = trainer.predict(encoded["validation"])
+    with _evaluation_in_order(trainer.args):
+        pred = trainer.predict(encoded["validation"])
     logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
     val_labels, val_mask = pred.label_ids
     probs = sigmoid(logits)
-    thresholds = tune_thresholds(probs, val_labels, val_mask)
+    if not np.array_equal(
+        val_labels, np.asarray(ds["validation"]["labels"], dtype=val_labels.dtype)
+    ):
+        raise RuntimeError("validation predictions came back in another order than the dataset's")
+    thresholds, tuned_on = tune_thresholds_by_origin(
+        probs, val_labels, val_mask, real_rows(ds["validation"])
+    )
     val_metrics = multilabel_metrics(
         apply_thresholds(probs, thresholds), val_labels, val_mask, label_names, probs
     )
@@ -475,6 +512,7 @@ def train(cfg: Config) -> Path:
             "train_samples_per_second": train_result.metrics.get("train_samples_per_second"),
             "wall_time_s": time.time() - t0,
             "thresholds": dict(zip(label_names, thresholds, strict=True)),
+            "thresholds_tuned_on": dict(zip(label_names, tuned_on, strict=True)),
             "validation_tuned": val_metrics,
             "dataset_hash": dataset_hash,
             "train_clauses": len(ds["train"]),
