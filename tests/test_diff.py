@@ -13,7 +13,14 @@ import pytest
 from fakes import LABELS, FakePredictor
 
 from train.align import AlignmentStats
-from train.diff import align_clauses, diff_documents, diff_history, main, version_date
+from train.diff import (
+    align_clauses,
+    diff_documents,
+    diff_history,
+    lead_ins,
+    main,
+    version_date,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -188,6 +195,47 @@ def test_diff_reports_newly_flagged_added_clause_and_scores_each_text_once():
     new_text = doc(LICENCE, COLLECT, TRAIN, CHANGE)
     assert new_text[item["start"] : item["end"]] == TRAIN
     assert result["no_longer_flagged"] == []
+
+
+def test_lead_ins_follow_lists_and_their_nesting():
+    texts = [
+        "We collect data.",
+        "You may not:",
+        "copy the service;",
+        "use the service to:",
+        "train a model;",
+        "or resell it.",
+        "Other sentence.",
+        "a lower-case clause after a sentence",
+    ]
+    assert lead_ins(texts) == [None, None, 1, 1, 3, 3, None, None]
+
+
+ITEM = "to train an artificial intelligence system,"
+
+
+@pytest.mark.parametrize(
+    ("lead_in", "change", "new_flagged"),
+    [
+        ("You may not use the service or its content:", "unchanged", 0),
+        ("We may use the content you upload:", "granted", 1),
+    ],
+)
+def test_diff_reads_a_list_item_with_its_lead_in(lead_in, change, new_flagged):
+    # The stand-in flags the item on its own (it says "train"); joined to a prohibition ("not")
+    # it is not flagged, so a user restriction added to a list is no grant.
+    old = doc(LICENCE, lead_in, "- to copy the service;")
+    new = doc(LICENCE, lead_in, "- to copy the service;", f"- {ITEM}")
+    result = diff_documents(FakePredictor(), old, new, "md")
+    ai = {c["label"]: c for c in result["label_changes"]}["ai_training"]
+    assert (ai["change"], ai["new_flagged"]) == (change, new_flagged)
+    [added] = [c for c in result["changes"] if c["change"] == "added"]
+    assert added["new"]["text"] == ITEM and added["new"]["lead_in"] == lead_in
+    assert ("ai_training" in added["new"]["labels"]) == bool(new_flagged)
+    if new_flagged:
+        assert ai["evidence"][0]["lead_in"] == lead_in
+    else:
+        assert added["new"]["scores"]["ai_training"] < 0.5 and result["newly_flagged"] == []
 
 
 # French that the stand-in flags (it says "training"): the model reads English only.

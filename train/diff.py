@@ -12,6 +12,13 @@ by default); the reverse for *no longer flagged*. Scores that wobble across the 
 less than the margin are not changes. Headings and navigation text (short lines without a
 sentence end, mostly capitalised words) are aligned and shown but never count.
 
+**List items are read with their lead-in.** A clause that continues a list ("You may not:" ...
+"to train an artificial intelligence system,") states, on its own, what the lead-in qualifies:
+the model scores clauses one at a time, so such an item would count as a grant where the lead-in
+forbids it to users or denies it. An item keeps a label only when the item joined to its lead-in
+(the chain of lead-ins, for nested lists) is flagged too; its score per label is the lower of
+the two, and its side says which lead-in was read (`lead_in`).
+
 **Label level** (`train.label_changes`): per label, granted, widened, reworded, narrowed,
 withdrawn or unchanged, which is what a reader asks ("did the service grant itself this right?").
 Each label-level change keeps its clause-level evidence (new clauses first, highest score
@@ -111,11 +118,77 @@ def max_clause_chars(predictor) -> int:
     return max_chars_for(max_length) if max_length else 1000
 
 
-def _side(clauses, index: int | None, scorer: CachedScorer) -> dict | None:
+# A clause that ends a sentence (closing quotes, brackets and Markdown emphasis allowed after it).
+_SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]*_]*$")
+LEAD_IN_LOOKBACK = 40  # list items read with a lead-in at most this many clauses above them
+LEAD_IN_CHARS = 400  # of a lead-in (chain) joined to an item, so the item is never truncated
+
+
+def is_list_item(text: str) -> bool:
+    """A clause that continues a list rather than standing as a sentence: it starts in lower case
+    or does not end a sentence ("to train an artificial intelligence system,")."""
+    t = text.strip()
+    return bool(t) and (t[0].islower() or not _SENTENCE_END.search(t))
+
+
+def lead_ins(texts: Sequence[str]) -> list[int | None]:
+    """For each clause, the index of the lead-in (a clause ending with a colon) whose list it
+    continues, or None. A clause that stands as a sentence ends the list; a lead-in inside a
+    list starts a nested one."""
+    out: list[int | None] = [None] * len(texts)
+    current: int | None = None
+    for i, text in enumerate(texts):
+        if current is not None and i - current <= LEAD_IN_LOOKBACK and is_list_item(text):
+            out[i] = current
+        else:
+            current = None
+        if text.rstrip().endswith(":"):
+            current = i
+    return out
+
+
+def _with_lead_in(texts: Sequence[str], leads: list[int | None], i: int) -> str:
+    """Clause `i` joined after its chain of lead-ins (the nearest last, at most LEAD_IN_CHARS)."""
+    chain, j = [], leads[i]
+    while j is not None:
+        chain.append(texts[j].strip())
+        j = leads[j]
+    context = " ".join(reversed(chain))
+    if len(context) > LEAD_IN_CHARS:
+        context = context[:LEAD_IN_CHARS].rstrip() + " ... :"
+    return f"{context} {texts[i].strip()}"
+
+
+def read_in_context(texts: Sequence[str], scorer: CachedScorer) -> dict[int, dict]:
+    """Effective scores and labels of the flagged list items of one version: an item keeps a
+    label only when it is flagged joined to its lead-in too (score: the lower of the two).
+    Clauses that are not flagged list items are absent (their own scores stand)."""
+    leads = lead_ins(texts)
+    items = [i for i, j in enumerate(leads) if j is not None and scorer.cache[texts[i]][1]]
+    if not items:
+        return {}
+    joined = [_with_lead_in(texts, leads, i) for i in items]
+    out = {}
+    for i, (context_scores, _) in zip(items, scorer.score(joined), strict=True):
+        own = scorer.cache[texts[i]][0]
+        scores = {n: min(own[n], context_scores[n]) for n in scorer.labels}
+        labels = [
+            n for n, t in zip(scorer.labels, scorer.thresholds, strict=True) if scores[n] >= t
+        ]
+        out[i] = {"scores": scores, "labels": labels, "lead_in": texts[leads[i]]}
+    return out
+
+
+def _side(
+    clauses, index: int | None, scorer: CachedScorer, in_context: dict[int, dict]
+) -> dict | None:
     if index is None:
         return None
     c = clauses[index]
     scores, labels = scorer.cache[c.text]
+    read = in_context.get(index)
+    if read:
+        scores, labels = read["scores"], read["labels"]
     heading = is_heading_or_navigation(c.text)
     # Language identification only where it can matter: a clause that carries a label.
     other_language = bool(labels) and not heading and is_other_language(c.text)
@@ -129,6 +202,7 @@ def _side(clauses, index: int | None, scorer: CachedScorer) -> dict | None:
         "ignored": heading or other_language,
         "scores": scores,
         "labels": labels,
+        "lead_in": read["lead_in"] if read else None,
     }
 
 
@@ -221,6 +295,7 @@ def diff_documents(
         stats=stats,
     )
     scorer.score(old_texts + new_texts)
+    old_read, new_read = read_in_context(old_texts, scorer), read_in_context(new_texts, scorer)
     if timings is not None:
         model_s = scorer.seconds - model_before
         timings["segment_s"] = segmented - started
@@ -229,7 +304,12 @@ def diff_documents(
     labels, thresholds = scorer.labels, scorer.thresholds
 
     pairs = [
-        (a, _side(old_clauses, a.old, scorer), _side(new_clauses, a.new, scorer)) for a in alignment
+        (
+            a,
+            _side(old_clauses, a.old, scorer, old_read),
+            _side(new_clauses, a.new, scorer, new_read),
+        )
+        for a in alignment
     ]
     changes, newly, lost = [], [], []
     for a, old_side, new_side in pairs:

@@ -82,6 +82,8 @@ def _evidence(a: Alignment, main: dict, other: dict | None, label: str, kind: st
         "start": main["start"],
         "end": main["end"],
     }
+    if main.get("lead_in"):
+        item["lead_in"] = main["lead_in"]
     if other is not None:
         item.update(
             {

@@ -208,7 +208,17 @@ def _steps(series: list[Series], since: date | None) -> Iterator[Step]:
 
 
 def _evidence(items: list[dict], limit: int) -> list[dict]:
-    keep = ("kind", "change", "text", "score", "other_text", "other_score", "similarity", "cosine")
+    keep = (
+        "kind",
+        "change",
+        "text",
+        "score",
+        "lead_in",
+        "other_text",
+        "other_score",
+        "similarity",
+        "cosine",
+    )
     return [{k: e[k] for k in keep if k in e} for e in items[:limit]]
 
 
