@@ -207,8 +207,12 @@ def test_lead_ins_follow_lists_and_their_nesting():
         "or resell it.",
         "Other sentence.",
         "a lower-case clause after a sentence",
+        "Other users are prohibited from using such content",
+        "to train an artificial intelligence system,",
+        "as input into a trained system, or",
+        "to resell it.",
     ]
-    assert lead_ins(texts) == [None, None, 1, 1, 3, 3, None, None]
+    assert lead_ins(texts) == [None, None, 1, 1, 3, 3, None, None, None, 8, 8, 8]
 
 
 ITEM = "to train an artificial intelligence system,"

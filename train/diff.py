@@ -131,10 +131,19 @@ def is_list_item(text: str) -> bool:
     return bool(t) and (t[0].islower() or not _SENTENCE_END.search(t))
 
 
+def _opens_list(text: str, following: str | None) -> bool:
+    """A lead-in: a clause ending with a colon, or one that breaks off mid-sentence and is
+    continued by a clause in lower case ("third parties are prohibited from using such Content"
+    followed by "to train an artificial intelligence system,")."""
+    t = text.rstrip()
+    if t.endswith(":"):
+        return True
+    return bool(following and following.strip()[:1].islower()) and not _SENTENCE_END.search(t)
+
+
 def lead_ins(texts: Sequence[str]) -> list[int | None]:
-    """For each clause, the index of the lead-in (a clause ending with a colon) whose list it
-    continues, or None. A clause that stands as a sentence ends the list; a lead-in inside a
-    list starts a nested one."""
+    """For each clause, the index of the lead-in whose list it continues, or None. A clause that
+    stands as a sentence ends the list; a lead-in inside a list starts a nested one."""
     out: list[int | None] = [None] * len(texts)
     current: int | None = None
     for i, text in enumerate(texts):
@@ -142,7 +151,10 @@ def lead_ins(texts: Sequence[str]) -> list[int | None]:
             out[i] = current
         else:
             current = None
-        if text.rstrip().endswith(":"):
+        following = texts[i + 1] if i + 1 < len(texts) else None
+        # An item of a list opens a nested one only with a colon; items continuing one sentence
+        # ("to train ...," "as input into ..., or") are siblings under the same lead-in.
+        if text.rstrip().endswith(":") or (out[i] is None and _opens_list(text, following)):
             current = i
     return out
 
