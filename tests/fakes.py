@@ -49,3 +49,18 @@ class FakePredictor:
 
     def flag(self, probs):
         return (np.asarray(probs) >= self.thresholds).astype(np.int64)
+
+
+class EmbeddingFakePredictor(FakePredictor):
+    """`FakePredictor` that also gives sentence embeddings, as exports since the diff pairs
+    clauses by meaning do: texts that say "train" (or "perpetual") point the same way."""
+
+    has_embeddings = True
+
+    def predict_with_embeddings(self, texts, batch_size=64):
+        probs = self.predict_proba(texts, batch_size)
+        vectors = np.array(
+            [[float("train" in t.lower()), float("perpetual" in t.lower()), 0.3] for t in texts],
+            dtype=np.float32,
+        ).reshape(len(texts), 3)
+        return probs, vectors / np.linalg.norm(vectors, axis=1, keepdims=True)

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from fakes import LABELS, FakePredictor
+from fakes import LABELS, EmbeddingFakePredictor, FakePredictor
 
 from train.align import AlignmentStats
 from train.diff import (
@@ -21,6 +21,7 @@ from train.diff import (
     main,
     version_date,
 )
+from train.diff_report import format_step, render_html
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -240,6 +241,28 @@ def test_diff_reads_a_list_item_with_its_lead_in(lead_in, change, new_flagged):
         assert ai["evidence"][0]["lead_in"] == lead_in
     else:
         assert added["new"]["scores"]["ai_training"] < 0.5 and result["newly_flagged"] == []
+
+
+def test_diff_pairs_a_flagged_clause_rewritten_beyond_alignment_as_no_flip():
+    # Too few shared words for the alignment to pair them: removed + added. Both carry
+    # `ai_training` and sit close in meaning, so the label was kept in other words: no flip.
+    old_grant = "We may use your uploads to train our models."
+    new_grant = "Machine learning systems get trained with the files you provide to us."
+    result = diff_documents(
+        EmbeddingFakePredictor(), doc(LICENCE, old_grant), doc(LICENCE, new_grant), "md"
+    )
+    assert (result["counts"]["added"], result["counts"]["removed"]) == (1, 1)
+    assert result["newly_flagged"] == [] and result["no_longer_flagged"] == []
+    [pair] = result["reworded_flags"]
+    assert (pair["label"], pair["text"], pair["old_text"]) == ("ai_training", new_grant, old_grant)
+    assert pair["cosine"] >= 0.8
+    assert "Still flagged, in other words (1)" in render_html([result])
+    assert "~ still flagged ai_training" in format_step(result)
+    # Without embeddings (or with meaning pairing off) they stay a flip each way.
+    plain = diff_documents(FakePredictor(), doc(LICENCE, old_grant), doc(LICENCE, new_grant), "md")
+    assert [x["text"] for x in plain["newly_flagged"]] == [new_grant]
+    assert [x["text"] for x in plain["no_longer_flagged"]] == [old_grant]
+    assert plain["reworded_flags"] == []
 
 
 # French that the stand-in flags (it says "training"): the model reads English only.

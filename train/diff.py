@@ -191,6 +191,61 @@ def read_in_context(texts: Sequence[str], scorer: CachedScorer) -> dict[int, dic
     return out
 
 
+# Cosine from which an added clause that gains a label and a removed clause that loses it are
+# one clause reworded (sentence embeddings of the fine-tuned encoder; clauses that carry the same
+# label sit close together in that space).
+REWORDED_FLAG_COSINE = 0.8
+
+
+def pair_reworded_flags(
+    newly: list[dict],
+    lost: list[dict],
+    scorer: CachedScorer,
+    min_cosine: float = REWORDED_FLAG_COSINE,
+) -> list[dict]:
+    """Per label, pair added clauses that gain it with removed clauses that lose it, closest in
+    meaning first, one to one, from `min_cosine` up: such a pair is the label kept in other words
+    (a rewrite the alignment left as removed + added), not a flip. The paired label leaves both
+    items (items left with no label drop out of the lists, in place); returns the pairs."""
+    if not scorer.with_embeddings:
+        return []
+    pairs = []
+    for name in scorer.labels:
+        gained = [x for x in newly if x["change"] == "added" and name in x["new_labels"]]
+        gone = [x for x in lost if x["change"] == "removed" and name in x["lost_labels"]]
+        if not gained or not gone:
+            continue
+        sim = (
+            scorer.embeddings([x["text"] for x in gained])
+            @ scorer.embeddings([x["text"] for x in gone]).T
+        )
+        close = np.flatnonzero(sim >= min_cosine)
+        used_new, used_old = set(), set()
+        for flat in close[np.argsort(-sim.flat[close], kind="stable")]:
+            i, j = divmod(int(flat), len(gone))
+            if i in used_new or j in used_old:
+                continue
+            used_new.add(i)
+            used_old.add(j)
+            gained[i]["new_labels"].remove(name)
+            gone[j]["lost_labels"].remove(name)
+            pairs.append(
+                {
+                    "label": name,
+                    "cosine": round(float(sim[i, j]), 4),
+                    "text": gained[i]["text"],
+                    "score": gained[i]["scores"][name],
+                    "old_text": gone[j]["text"],
+                    "old_score": gone[j]["scores"][name],
+                }
+            )
+            if len(used_new) == len(gained) or len(used_old) == len(gone):
+                break
+    newly[:] = [x for x in newly if x["new_labels"]]
+    lost[:] = [x for x in lost if x["lost_labels"]]
+    return pairs
+
+
 def _side(
     clauses, index: int | None, scorer: CachedScorer, in_context: dict[int, dict]
 ) -> dict | None:
@@ -277,7 +332,10 @@ def diff_documents(
       `text`, `labels` (every label the new clause carries), `new_labels` (those that flipped),
       `scores`, `change`, `start`, `end`, and for modified clauses `old_text`, `old_labels`,
       `old_start`, `old_end`, `similarity`, `cosine`;
-    - `no_longer_flagged`: the reverse (`lost_labels`; `new_text`, `new_text_labels`, ...).
+    - `no_longer_flagged`: the reverse (`lost_labels`; `new_text`, `new_text_labels`, ...);
+    - `reworded_flags`: an added clause that gains a label paired with a removed one that loses
+      it, close in meaning (`label`, `cosine`, `text`, `score`, `old_text`, `old_score`): the
+      label kept in other words, so neither is in the two lists above.
 
     Offsets index the prepared text of each version (`train.segment.prepare_text`).
     """
@@ -341,6 +399,7 @@ def diff_documents(
             newly.append(_clause_item(a, new_side, old_side, appeared, "new_labels", _OLD_KEYS))
         if gone:
             lost.append(_clause_item(a, old_side, new_side, gone, "lost_labels", _NEW_KEYS))
+    reworded_flags = pair_reworded_flags(newly, lost, scorer) if use_meaning else []
     counts = dict.fromkeys(CHANGE_KINDS, 0)
     for a in alignment:
         counts[a.change] += 1
@@ -357,6 +416,7 @@ def diff_documents(
         "label_changes": label_changes(pairs, labels, thresholds, margin),
         "newly_flagged": newly,
         "no_longer_flagged": lost,
+        "reworded_flags": reworded_flags,
         "changes": changes,
     }
 

@@ -39,6 +39,11 @@ def format_step(step: dict) -> str:
         lines.append(
             f'  - no longer flagged {scores} ({item["change"]}): "{_shorten(item["text"])}"'
         )
+    for item in step.get("reworded_flags", []):
+        lines.append(
+            f"  ~ still flagged {item['label']} {item['score']:.2f}, in other words "
+            f'(cosine {item["cosine"]:.2f}): "{_shorten(item["text"])}"'
+        )
     if not step["newly_flagged"] and not step["no_longer_flagged"]:
         lines.append("  no flag appeared or disappeared")
     return "\n".join(lines)
