@@ -156,3 +156,20 @@ def test_pair_scoring_counts_widened_as_new_and_narrowed_as_removed(
 
     expect = {"expect_new_ai_grant": new, "expect_removed_ai_grant": removed}
     assert pair_is_right(change, expect, denials) is right
+
+
+def test_denials_count_when_the_diff_lists_them_as_newly_flagged():
+    from train.bench import denials_listed
+
+    result = {
+        "newly_flagged": [
+            {"text": "We do not  train AI on your files.", "new_labels": ["ai_training"]},
+            {"text": "to train an AI system,", "new_labels": ["data_sharing"]},
+            {"text": "We may train models on your files.", "new_labels": ["ai_training"]},
+        ]
+    }
+    denials = ["We do not train AI on your files.", "to train an AI system,", "Never sold."]
+    # The first is listed as a new ai_training flag (spacing aside); the second is listed for
+    # another label only; the third denial is not listed at all.
+    assert denials_listed(result, denials) == 1
+    assert denials_listed(result, []) == 0

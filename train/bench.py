@@ -13,6 +13,7 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -194,6 +195,23 @@ def _pr(pred: np.ndarray, gold: np.ndarray) -> dict:
     return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
 
 
+def _norm(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def denials_listed(result: dict, denials: Sequence[str]) -> int:
+    """How many of `denials` (texts of the hand-labelled denials and restrictions on users that a
+    pair's new version adds) the diff `result` lists as newly flagged `ai_training`: what a reader
+    of the diff would take for a grant. (The model may flag such a clause on its own and the diff
+    still not list it, when the clause is a list item read with a lead-in that forbids it.)"""
+    wanted = {_norm(t) for t in denials}
+    return sum(
+        1
+        for x in result["newly_flagged"]
+        if "ai_training" in x["new_labels"] and _norm(x["text"]) in wanted
+    )
+
+
 def pair_is_right(change: str, expect: dict, added_denials_flagged: int) -> bool:
     """One `ota_ai_changes` pair is right when the diff's `ai_training` change says what a reader
     found: `granted` or `widened` count as a new grant, `withdrawn` or `narrowed` as a removed one
@@ -248,11 +266,12 @@ def ota_quality(model_dir: Path, raw_dir: Path, dataset_dir: Path, backend: str)
     with (REPO_ROOT / "data" / "ota_pair_expectations.csv").open(encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             expectations[int(row["pair_id"])] = row
-    flagged_denials = {}
+    flagged_denials, denial_texts = {}, {}
     for r, p in zip(records, systems["model"], strict=True):
-        if r["side"] == "added" and r["direction"] in ("denial", "user_restriction") and p:
-            flagged_denials.setdefault(r["pair_id"], 0)
-            flagged_denials[r["pair_id"]] += 1
+        if r["side"] == "added" and r["direction"] in ("denial", "user_restriction"):
+            denial_texts.setdefault(r["pair_id"], []).append(r["text"])
+            if p:
+                flagged_denials[r["pair_id"]] = flagged_denials.get(r["pair_id"], 0) + 1
     pairs = []
     for pair in load_ota_pairs():
         pid = int(pair["pair_id"])
@@ -265,7 +284,8 @@ def ota_quality(model_dir: Path, raw_dir: Path, dataset_dir: Path, backend: str)
         ai_change = next(c for c in result["label_changes"] if c["label"] == "ai_training")
         new, lost = ai_change["change"] in GAINS, ai_change["change"] in LOSSES
         expect = expectations[pid]
-        ok = pair_is_right(ai_change["change"], expect, flagged_denials.get(pid, 0))
+        listed = denials_listed(result, denial_texts.get(pid, []))
+        ok = pair_is_right(ai_change["change"], expect, listed)
         pairs.append(
             {
                 "pair_id": pid,
@@ -276,7 +296,8 @@ def ota_quality(model_dir: Path, raw_dir: Path, dataset_dir: Path, backend: str)
                 "removed_grant_flagged": lost,
                 "expected_new": int(expect["expect_new_ai_grant"]),
                 "expected_removed": int(expect["expect_removed_ai_grant"]),
-                "added_denials_flagged": flagged_denials.get(pid, 0),
+                "added_denials_flagged": listed,
+                "added_denials_flagged_alone": flagged_denials.get(pid, 0),
                 "correct": ok,
             }
         )
