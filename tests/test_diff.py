@@ -265,6 +265,19 @@ def test_diff_pairs_a_flagged_clause_rewritten_beyond_alignment_as_no_flip():
     assert plain["reworded_flags"] == []
 
 
+@pytest.mark.parametrize(("report", "change"), [(0.95, "unchanged"), (0.85, "granted")])
+def test_diff_reports_a_grant_only_on_a_clause_at_the_report_threshold(report, change):
+    # The stand-in scores TRAIN 0.9: flagged (threshold 0.5), but a grant only when the model's
+    # report threshold for the label is no higher than that.
+    predictor = FakePredictor()
+    predictor.meta.report_thresholds = [report] + [0.5] * (len(LABELS) - 1)
+    result = diff_documents(predictor, doc(LICENCE, COLLECT), doc(LICENCE, COLLECT, TRAIN), "md")
+    ai = {c["label"]: c for c in result["label_changes"]}["ai_training"]
+    assert (ai["change"], ai["old_flagged"], ai["new_flagged"]) == (change, 0, 1)
+    # The clause-level list still shows the new flag.
+    assert [x["text"] for x in result["newly_flagged"]] == [TRAIN]
+
+
 # French that the stand-in flags (it says "training"): the model reads English only.
 FRENCH_TRAIN = (
     "Nous utilisons vos contenus pour le training de nos modèles, "

@@ -12,6 +12,7 @@ from train.metrics import (
     apply_thresholds,
     bootstrap_f1_ci,
     multilabel_metrics,
+    report_thresholds,
     sigmoid,
     tune_thresholds,
     tune_thresholds_by_origin,
@@ -185,6 +186,19 @@ def test_thresholds_are_tuned_on_real_rows_when_they_hold_enough_positives():
         ["all", "all"],
     )
     assert tune_thresholds_by_origin(probs, gold, mask, None)[1] == ["all", "all"]
+
+
+def test_report_thresholds_weigh_precision_and_never_fall_below_the_flag_threshold():
+    # Positives at 0.9 and 0.4, negatives at 0.45 and 0.1: F1 is best taking both positives (and
+    # the negative at 0.45; ties go to the threshold closest to 0.5: 0.40), F0.5 taking only the
+    # sure one (0.50); the report threshold never undercuts the flag threshold.
+    probs = np.array([[0.9], [0.4], [0.45], [0.1], [0.1]])
+    gold = np.array([[1], [1], [0], [0], [0]])
+    mask = np.ones_like(gold)
+    assert tune_thresholds(probs, gold, mask) == [pytest.approx(0.4)]
+    assert tune_thresholds(probs, gold, mask, beta=0.5) == [pytest.approx(0.5)]
+    assert report_thresholds(probs, gold, mask, None, [0.4]) == [pytest.approx(0.5)]
+    assert report_thresholds(probs, gold, mask, None, [0.7]) == [pytest.approx(0.7)]
 
 
 def test_bootstrap_ci_contains_the_estimate_and_is_deterministic():

@@ -3,6 +3,7 @@ and configuration errors that say what to fix."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ from train.config import load_config
 from train.errors import ConfigError, DataError
 from train.inference import ClausePredictor
 from train.metrics import apply_thresholds, multilabel_metrics, tune_thresholds_by_origin
+from train.modelio import load_meta
 from train.run_folder import last_complete_checkpoint
 from train.taxonomy import load_taxonomy
 from train.training import main, positive_weights
@@ -83,6 +85,9 @@ def test_main_writes_a_self_describing_model_and_true_metrics(tiny_trained_model
     real = np.array([str(r.get("origin") or "real") == "real" for r in rows])
     _, tuned_on = tune_thresholds_by_origin(probs, gold, mask, real)
     assert summary["thresholds_tuned_on"] == dict(zip(names, tuned_on, strict=True))
+    # Report thresholds (what a diff needs to call a grant) are never below the flag ones.
+    assert len(meta["report_thresholds"]) == len(names)
+    assert all(r >= t for r, t in zip(meta["report_thresholds"], meta["thresholds"], strict=True))
 
 
 def test_max_samples_train_and_tune_on_the_first_clauses(tmp_path, tiny_model_dir, tiny_clauses):
@@ -666,3 +671,33 @@ def test_config_defaults_come_from_base_yaml_and_a_missing_key_is_named(monkeypa
         class Broken:
             rate: float = config._f("A rate.")
             tags: list = config._f("Some tags.")
+
+
+def test_report_thresholds_are_added_to_an_older_model(tiny_trained_model, tiny_clauses, tmp_path):
+    """`scripts/report_thresholds.py` gives a model saved without report thresholds the ones
+    training would have written (never below the flag thresholds), from the validation split of
+    the dataset it was trained on, and refuses another dataset."""
+    from datasets import Dataset, DatasetDict
+
+    from train.modelio import save_meta
+    from train.report_thresholds import add_report_thresholds, main
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_trained_model, model)
+    meta = load_meta(model)
+    save_meta(model, dataclasses.replace(meta, report_thresholds=[]))
+    rows = read_clause_file(tiny_clauses["validation"], load_taxonomy())
+    data = tmp_path / "processed"
+    DatasetDict({"validation": Dataset.from_list(rows)}).save_to_disk(str(data / "dataset"))
+    stats = {"content_hash": meta.dataset_hash, "label_names": meta.labels}
+    (data / "stats.json").write_text(json.dumps(stats))
+
+    assert main(["--model", str(model), "--dataset-dir", str(data)]) == 0
+    added = load_meta(model)
+    assert added.thresholds == meta.thresholds  # flag thresholds untouched
+    assert len(added.report_thresholds) == len(meta.labels)
+    assert all(r >= t for r, t in zip(added.report_thresholds, added.thresholds, strict=True))
+
+    (data / "stats.json").write_text(json.dumps({**stats, "content_hash": "0" * 64}))
+    with pytest.raises(DataError, match="not the one the model was trained on"):
+        add_report_thresholds(model, data)

@@ -79,6 +79,10 @@ class CachedScorer:
         self.predictor = predictor
         self.labels = list(predictor.labels)
         self.thresholds = np.asarray(predictor.thresholds, dtype=float)
+        # What a change needs to be reported (`train.label_changes`): the model's report
+        # thresholds when it has them, else its flag thresholds.
+        reporting = getattr(getattr(predictor, "meta", None), "report_thresholds", None)
+        self.report_thresholds = np.asarray(reporting or predictor.thresholds, dtype=float)
         self.with_embeddings = bool(getattr(predictor, "has_embeddings", False))
         self.batch_size = batch_size
         self.cache: dict[str, tuple[dict[str, float], list[str]]] = {}
@@ -413,7 +417,7 @@ def diff_documents(
             "by_meaning": bool(use_meaning and scorer.with_embeddings),
         },
         "margin": margin,
-        "label_changes": label_changes(pairs, labels, thresholds, margin),
+        "label_changes": label_changes(pairs, labels, thresholds, margin, scorer.report_thresholds),
         "newly_flagged": newly,
         "no_longer_flagged": lost,
         "reworded_flags": reworded_flags,

@@ -148,11 +148,22 @@ def _replacement_direction(gained: list[dict], lost: list[dict], pattern: re.Pat
 
 
 def label_changes(
-    pairs: list[tuple[Alignment, dict | None, dict | None]], labels, thresholds, margin
+    pairs: list[tuple[Alignment, dict | None, dict | None]],
+    labels,
+    thresholds,
+    margin,
+    report_thresholds=None,
 ) -> list[dict]:
-    """One entry per label: the document-level change and its clause-level evidence."""
+    """One entry per label: the document-level change and its clause-level evidence.
+
+    `report_thresholds` (per label, at least the flag thresholds): a clause that appeared or went
+    away decides a change (granted, withdrawn, widened, narrowed) only when its score reaches the
+    label's report threshold; whether a version carries the label at all is still judged at the
+    flag threshold. So a grant is reported only on a clause the model is sure of, and never when
+    the old version had a clause that plausibly carried the label already."""
     out = []
-    for name, t in zip(labels, thresholds, strict=True):
+    report_thresholds = thresholds if report_thresholds is None else report_thresholds
+    for name, t, sure in zip(labels, thresholds, report_thresholds, strict=True):
         old_n = sum(1 for _, o, _ in pairs if o and not o["ignored"] and name in o["labels"])
         new_n = sum(1 for _, _, n in pairs if n and not n["ignored"] and name in n["labels"])
         gained, lost, reworded = [], [], []
@@ -169,13 +180,17 @@ def label_changes(
                 and name in n["labels"]
             ):
                 reworded.append(_evidence(a, n, o, name, "reworded"))
-        if gained and not old_n:
+        gained_sure = [e for e in gained if e["score"] >= sure]
+        lost_sure = [e for e in lost if e["score"] >= sure]
+        if gained_sure and not old_n:
             change = "granted"
-        elif lost and not new_n:
+        elif lost_sure and not new_n:
             change = "withdrawn"
-        elif new_n != old_n and (gained or lost):
-            change = "widened" if new_n > old_n else "narrowed"
-        elif gained or lost:
+        elif new_n > old_n and gained_sure:
+            change = "widened"
+        elif new_n < old_n and lost_sure:
+            change = "narrowed"
+        elif gained_sure or lost_sure:
             change = _replacement_direction(gained, lost, label_terms(name))
         elif reworded:
             change = _rewording_direction(reworded, label_terms(name))

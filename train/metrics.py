@@ -93,15 +93,23 @@ def multilabel_metrics(
     return result
 
 
+def _f_beta(tp: int, fp: int, fn: int, beta: float) -> float:
+    b2 = beta * beta
+    denominator = (1 + b2) * tp + b2 * fn + fp
+    return (1 + b2) * tp / denominator if denominator else 0.0
+
+
 def tune_thresholds(
     probs: np.ndarray,
     gold: np.ndarray,
     mask: np.ndarray,
     grid: Sequence[float] = tuple(np.round(np.arange(0.05, 0.96, 0.01), 2)),
     default: float = DEFAULT_THRESHOLD,
+    beta: float = 1.0,
 ) -> list[float]:
-    """Per label, the threshold on `grid` that maximises F1 on unmasked entries (ties: the one
-    closest to 0.5). Labels without positives keep `default`."""
+    """Per label, the threshold on `grid` that maximises F-beta (F1 by default; `beta=0.5` weighs
+    precision twice as much as recall) on unmasked entries (ties: the one closest to 0.5).
+    Labels without positives keep `default`."""
     thresholds = []
     for j in range(probs.shape[1]):
         m = mask[:, j].astype(bool)
@@ -111,7 +119,9 @@ def tune_thresholds(
         best = max(
             grid,
             key=lambda t: (
-                _prf(*_counts((probs[m, j] >= t).astype(int), gold[m, j], np.ones(m.sum())))[2],
+                _f_beta(
+                    *_counts((probs[m, j] >= t).astype(int), gold[m, j], np.ones(m.sum())), beta
+                ),
                 -abs(t - 0.5),
             ),
         )
@@ -131,15 +141,16 @@ def tune_thresholds_by_origin(
     mask: np.ndarray,
     real: np.ndarray | None,
     min_real_positives: int = MIN_REAL_POSITIVES,
+    beta: float = 1.0,
 ) -> tuple[list[float], list[str]]:
     """`tune_thresholds` per label on the real rows (`real`, a boolean row vector) when they hold
     at least `min_real_positives` annotated positives of the label, else on every row. Returns the
     thresholds and, per label, which rows they were tuned on (`"real"` or `"all"`)."""
-    everywhere = tune_thresholds(probs, gold, mask)
+    everywhere = tune_thresholds(probs, gold, mask, beta=beta)
     if real is None or not np.any(real):
         return everywhere, ["all"] * probs.shape[1]
     real = np.asarray(real, dtype=bool)
-    on_real = tune_thresholds(probs[real], gold[real], mask[real])
+    on_real = tune_thresholds(probs[real], gold[real], mask[real], beta=beta)
     thresholds, tuned_on = [], []
     for j in range(probs.shape[1]):
         positives = int((gold[real, j] * mask[real, j]).sum())
@@ -147,6 +158,23 @@ def tune_thresholds_by_origin(
         thresholds.append(on_real[j] if use_real else everywhere[j])
         tuned_on.append("real" if use_real else "all")
     return thresholds, tuned_on
+
+
+# Reports a reader acts on (a grant in `diff` / `watch`) weigh precision twice as much as recall.
+REPORT_BETA = 0.5
+
+
+def report_thresholds(
+    probs: np.ndarray,
+    gold: np.ndarray,
+    mask: np.ndarray,
+    real: np.ndarray | None,
+    flag: list[float],
+) -> list[float]:
+    """Per label, the F0.5-best threshold (on the real rows where they hold enough positives, as
+    for the flag thresholds), never below the label's flag threshold `flag`."""
+    tuned, _ = tune_thresholds_by_origin(probs, gold, mask, real, beta=REPORT_BETA)
+    return [max(a, b) for a, b in zip(tuned, flag, strict=True)]
 
 
 def bootstrap_f1_ci(

@@ -27,10 +27,17 @@ class ModelMeta:
     base_model: str = ""
     label_definitions: dict[str, str] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    # Stricter per-label thresholds for what `diff` and `watch` report as a grant or a withdrawal
+    # (F0.5-best on validation); empty in models trained before them: the flag thresholds serve.
+    report_thresholds: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if len(self.thresholds) != len(self.labels):
             raise ValueError(f"{len(self.thresholds)} thresholds for {len(self.labels)} labels")
+        if self.report_thresholds and len(self.report_thresholds) != len(self.labels):
+            raise ValueError(
+                f"{len(self.report_thresholds)} report thresholds for {len(self.labels)} labels"
+            )
 
 
 def save_meta(folder: str | Path, meta: ModelMeta) -> Path:

@@ -25,6 +25,7 @@ from train.machine import hardware_info
 from train.metrics import (
     apply_thresholds,
     multilabel_metrics,
+    report_thresholds,
     sigmoid,
     tune_thresholds,
     tune_thresholds_by_origin,
@@ -477,9 +478,9 @@ def train(cfg: Config) -> Path:
         val_labels, np.asarray(ds["validation"]["labels"], dtype=val_labels.dtype)
     ):
         raise RuntimeError("validation predictions came back in another order than the dataset's")
-    thresholds, tuned_on = tune_thresholds_by_origin(
-        probs, val_labels, val_mask, real_rows(ds["validation"])
-    )
+    real = real_rows(ds["validation"])
+    thresholds, tuned_on = tune_thresholds_by_origin(probs, val_labels, val_mask, real)
+    reporting = report_thresholds(probs, val_labels, val_mask, real, thresholds)
     val_metrics = multilabel_metrics(
         apply_thresholds(probs, thresholds), val_labels, val_mask, label_names, probs
     )
@@ -499,6 +500,7 @@ def train(cfg: Config) -> Path:
                 dataset_hash=dataset_hash,
                 base_model=cfg.model.model_name_or_path,
                 label_definitions=dict(zip(taxonomy.names, taxonomy.definitions, strict=True)),
+                report_thresholds=reporting,
             ),
         )
         summary = {
@@ -513,6 +515,7 @@ def train(cfg: Config) -> Path:
             "wall_time_s": time.time() - t0,
             "thresholds": dict(zip(label_names, thresholds, strict=True)),
             "thresholds_tuned_on": dict(zip(label_names, tuned_on, strict=True)),
+            "report_thresholds": dict(zip(label_names, reporting, strict=True)),
             "validation_tuned": val_metrics,
             "dataset_hash": dataset_hash,
             "train_clauses": len(ds["train"]),

@@ -1,0 +1,77 @@
+"""Add report thresholds to a model trained before they existed.
+
+`make train` saves two sets of per-label thresholds in `clausewatch.json`: the flag thresholds
+(F1-best on validation) and the stricter report thresholds (F0.5-best, never below the flag
+ones) that `diff` and `watch` need before they call a clause a grant or a withdrawal. A model
+folder from before has only the first set; this command scores the validation split of the
+dataset the model was trained on with the model itself and adds the second, by the same rule as
+training. The flag thresholds are left as they are. Export the model again afterwards
+(`make export`) so the ONNX and Hub folders carry them too.
+
+    python scripts/report_thresholds.py --model outputs/latest/model [--dataset-dir data/processed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from train.errors import DataError
+from train.evaluation import load_built_split
+from train.inference import ClausePredictor
+from train.metrics import report_thresholds
+from train.modelio import META_FILE, load_meta, save_meta
+from train.paths import repo_path
+
+
+def add_report_thresholds(model_dir: Path, dataset_dir: Path, batch_size: int = 64) -> list[float]:
+    """Score the validation split with the model, write its report thresholds into
+    `clausewatch.json` and return them. The dataset must be the one the model was trained on."""
+    meta = load_meta(model_dir)
+    stats_path = dataset_dir / "stats.json"
+    if stats_path.is_file() and meta.dataset_hash:
+        built = json.loads(stats_path.read_text(encoding="utf-8")).get("content_hash", "")
+        if built and built != meta.dataset_hash:
+            raise DataError(
+                stats_path,
+                f"dataset {built[:12]}… is not the one the model was trained on "
+                f"({meta.dataset_hash[:12]}…); build that one (`make data` at its commit)",
+            )
+    rows = load_built_split(dataset_dir, "validation", meta.labels)
+    if not rows:
+        raise DataError(dataset_dir, "no validation clauses")
+    predictor = ClausePredictor(model_dir, backend="auto")
+    probs = predictor.predict_proba([r["text"] for r in rows], batch_size=batch_size)
+    gold = np.asarray([r["labels"] for r in rows])
+    mask = np.asarray([r["label_mask"] for r in rows])
+    real = np.asarray([str(r.get("origin") or "real") == "real" for r in rows])
+    reporting = report_thresholds(probs, gold, mask, real, list(meta.thresholds))
+    save_meta(model_dir, replace(meta, report_thresholds=reporting))
+    return reporting
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
+    p.add_argument("--model", required=True, help=f"a trained model folder (with {META_FILE})")
+    p.add_argument("--dataset-dir", default="data/processed", help="the built dataset")
+    args = p.parse_args(argv)
+    model_dir = repo_path(args.model)
+    try:
+        reporting = add_report_thresholds(model_dir, repo_path(args.dataset_dir))
+    except (DataError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    meta = load_meta(model_dir)
+    for name, flag, report in zip(meta.labels, meta.thresholds, reporting, strict=True):
+        print(f"{name:<18} flag {flag:.2f}  report {report:.2f}")
+    print(f"wrote {model_dir / META_FILE}; run `make export` to carry them to the export")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
