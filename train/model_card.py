@@ -474,9 +474,12 @@ def build_model_card(
             {
                 "name": name,
                 "threshold": f"{threshold:.2f}",
+                "report_threshold": f"{report:.2f}",
                 "definition": meta.label_definitions.get(name, ""),
             }
-            for name, threshold in zip(labels, meta.thresholds, strict=True)
+            for name, threshold, report in zip(
+                labels, meta.thresholds, meta.report_thresholds or meta.thresholds, strict=True
+            )
         ],
         "has_int8": "model-int8.onnx" in onnx_files,
         "onnx_file": "model-int8.onnx" if "model-int8.onnx" in onnx_files else "model.onnx",
