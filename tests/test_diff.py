@@ -278,6 +278,35 @@ def test_diff_reports_a_grant_only_on_a_clause_at_the_report_threshold(report, c
     assert [x["text"] for x in result["newly_flagged"]] == [TRAIN]
 
 
+class BatchDependentPredictor(FakePredictor):
+    """An int8-like stand-in: a clause saying "train" scores 0.9 on its own but 0.45 when
+    batched with others (as a batch's shared activation range can move a score)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backend_name = "onnx-int8"
+
+    def predict_proba(self, texts, batch_size=64):
+        probs = super().predict_proba(texts, batch_size)
+        if len(texts) > 1:
+            probs[probs[:, 0] == np.float32(0.9), 0] = 0.45
+        return probs
+
+
+def test_diff_scores_changed_clauses_near_a_threshold_again_on_their_own():
+    old, new = doc(LICENCE, COLLECT), doc(LICENCE, COLLECT, TRAIN)
+    predictor = BatchDependentPredictor()
+    result = diff_documents(predictor, old, new, "md")
+    ai = {c["label"]: c for c in result["label_changes"]}["ai_training"]
+    # Batched, TRAIN scored 0.45 (just under 0.5); on its own, 0.9: the grant is reported.
+    assert ai["change"] == "granted" and ai["evidence"][0]["score"] == pytest.approx(0.9)
+    assert 1 in predictor.calls  # one clause scored alone
+    # A backend whose scores do not depend on the batch is never asked twice.
+    plain = FakePredictor()
+    diff_documents(plain, old, new, "md")
+    assert 1 not in plain.calls
+
+
 # French that the stand-in flags (it says "training"): the model reads English only.
 FRENCH_TRAIN = (
     "Nous utilisons vos contenus pour le training de nos modèles, "

@@ -70,10 +70,24 @@ CHANGE_KINDS = ("unchanged", "moved", "modified", "added", "removed")
 _DATE = re.compile(r"(?<!\d)(\d{4})[-_.]?(\d{2})[-_.]?(\d{2})(?!\d)")
 
 
+# Dynamic int8 quantisation gives each batch one activation range, so a clause's int8 score
+# moves a little with the clauses batched beside it (up to about half a logit seen). A changed
+# clause whose score is this close to a decision (a flag or report threshold, in logits) is scored
+# again on its own, so that what the diff reports about it does not depend on its neighbours.
+NEAR_DECISION = 1.0
+BATCH_DEPENDENT_BACKENDS = ("onnx-int8",)
+
+
+def _logits(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
 class CachedScorer:
     """Scores and flags texts with a predictor, each distinct text once (in a version history
     the same clause is seen by several steps), with sentence embeddings when the predictor gives
-    them (`has_embeddings`)."""
+    them (`has_embeddings`). With a backend whose scores depend on the batch (int8), `settle`
+    scores texts near a decision again one at a time."""
 
     def __init__(self, predictor, batch_size: int = 64) -> None:
         self.predictor = predictor
@@ -88,6 +102,9 @@ class CachedScorer:
         self.cache: dict[str, tuple[dict[str, float], list[str]]] = {}
         self.vectors: dict[str, np.ndarray] = {}
         self.seconds = 0.0  # time spent in the model, all calls together
+        self.batch_dependent = getattr(predictor, "backend_name", "") in BATCH_DEPENDENT_BACKENDS
+        self.settled: set[str] = set()
+        self.rescored = 0  # texts scored again on their own (`settle`)
 
     def _fill(self, texts: Sequence[str]) -> None:
         todo = list(dict.fromkeys(t for t in texts if t not in self.cache))
@@ -102,8 +119,36 @@ class CachedScorer:
         probs = np.asarray(probs)
         flags = np.asarray(self.predictor.flag(probs))
         for text, p, f in zip(todo, probs, flags, strict=True):
-            scores = {n: round(float(v), 6) for n, v in zip(self.labels, p, strict=True)}
-            self.cache[text] = (scores, [n for n, on in zip(self.labels, f, strict=True) if on])
+            self._store(text, p, f)
+        self.seconds += time.perf_counter() - started
+
+    def _store(self, text: str, p: np.ndarray, f: np.ndarray) -> None:
+        scores = {n: round(float(v), 6) for n, v in zip(self.labels, p, strict=True)}
+        self.cache[text] = (scores, [n for n, on in zip(self.labels, f, strict=True) if on])
+
+    def settle(self, texts: Sequence[str]) -> None:
+        """With a batch-dependent backend, score again on its own every text (scored already)
+        whose score for some label lies within NEAR_DECISION logits of that label's flag or
+        report threshold; a no-op otherwise."""
+        if not self.batch_dependent:
+            return
+        near = []
+        for text in dict.fromkeys(texts):
+            if text in self.settled:
+                continue
+            self.settled.add(text)
+            scores = _logits([self.cache[text][0][n] for n in self.labels])
+            if np.any(np.abs(scores - _logits(self.thresholds)) < NEAR_DECISION) or np.any(
+                np.abs(scores - _logits(self.report_thresholds)) < NEAR_DECISION
+            ):
+                near.append(text)
+        if not near:
+            return
+        started = time.perf_counter()
+        for text in near:
+            probs = np.asarray(self.predictor.predict_proba([text], 1))
+            self._store(text, probs[0], np.asarray(self.predictor.flag(probs))[0])
+        self.rescored += len(near)
         self.seconds += time.perf_counter() - started
 
     def score(self, texts: Sequence[str]) -> list[tuple[dict[str, float], list[str]]]:
@@ -184,6 +229,8 @@ def read_in_context(texts: Sequence[str], scorer: CachedScorer) -> dict[int, dic
     if not items:
         return {}
     joined = [_with_lead_in(texts, leads, i) for i in items]
+    scorer.score(joined)
+    scorer.settle(joined)
     out = {}
     for i, (context_scores, _) in zip(items, scorer.score(joined), strict=True):
         own = scorer.cache[texts[i]][0]
@@ -369,9 +416,16 @@ def diff_documents(
         stats=stats,
     )
     scorer.score(old_texts + new_texts)
+    # Changed clauses decide what is reported: near a threshold, their scores must not depend on
+    # the clauses batched beside them (unchanged ones have one score on both sides).
+    scorer.settle(
+        [old_texts[a.old] for a in alignment if a.change in ("removed", "modified")]
+        + [new_texts[a.new] for a in alignment if a.change in ("added", "modified")]
+    )
     old_read, new_read = read_in_context(old_texts, scorer), read_in_context(new_texts, scorer)
     if timings is not None:
         model_s = scorer.seconds - model_before
+        timings["rescored"] = scorer.rescored
         timings["segment_s"] = segmented - started
         timings["model_s"] = model_s
         timings["align_s"] = time.perf_counter() - segmented - model_s
