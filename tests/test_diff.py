@@ -239,6 +239,11 @@ def test_diff_reads_a_list_item_with_its_lead_in(lead_in, change, new_flagged):
     assert ("ai_training" in added["new"]["labels"]) == bool(new_flagged)
     if new_flagged:
         assert ai["evidence"][0]["lead_in"] == lead_in
+        [item] = result["newly_flagged"]
+        assert item["lead_in"] == lead_in
+        assert "read with its lead-in:</span> We may use the content you upload:" in render_html(
+            [result]
+        )
     else:
         assert added["new"]["scores"]["ai_training"] < 0.5 and result["newly_flagged"] == []
 

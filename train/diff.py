@@ -334,6 +334,8 @@ def _clause_item(a: Alignment, side: dict, other: dict | None, delta: list, key:
         "start": side["start"],
         "end": side["end"],
     }
+    if side.get("lead_in"):
+        item["lead_in"] = side["lead_in"]
     if other:
         text_key, labels_key, start_key, end_key = keys
         item.update(
