@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from train.metrics import DEFAULT_THRESHOLD, tune_thresholds_by_origin
+from train.metrics import DEFAULT_THRESHOLD, real_mask, tune_thresholds_by_origin
 
 
 def rows_to_arrays(rows: Sequence[dict]) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -93,7 +93,7 @@ class TfidfLogRegBaseline:
         if validation_rows:
             val_texts, val_labels, val_mask = rows_to_arrays(validation_rows)
             probs = self.predict_proba(val_texts)
-            real = np.asarray([str(r.get("origin") or "real") == "real" for r in validation_rows])
+            real = real_mask(r.get("origin") for r in validation_rows)
             thresholds, _ = tune_thresholds_by_origin(probs, val_labels, val_mask, real)
             self.thresholds = np.asarray(thresholds, dtype=float)
             self.thresholds_tuned = True

@@ -21,6 +21,7 @@ import numpy as np
 from train.machine import hardware_info, peak_rss_mb
 from train.metrics import apply_thresholds
 from train.paths import REPO_ROOT, default_raw_dir
+from train.textnorm import normalize_text
 
 SPEED_PATHS = ("pipeline_default", "pipeline_b32", "torch_fp32", "onnx_fp32", "onnx_int8")
 GPU_PATHS = ("pipeline_b32_gpu", "torch_bf16_gpu")
@@ -195,20 +196,16 @@ def _pr(pred: np.ndarray, gold: np.ndarray) -> dict:
     return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
 
 
-def _norm(text: str) -> str:
-    return " ".join(text.split()).lower()
-
-
 def denials_listed(result: dict, denials: Sequence[str]) -> int:
     """How many of `denials` (texts of the hand-labelled denials and restrictions on users that a
     pair's new version adds) the diff `result` lists as newly flagged `ai_training`: what a reader
     of the diff would take for a grant. (The model may flag such a clause on its own and the diff
     still not list it, when the clause is a list item read with a lead-in that forbids it.)"""
-    wanted = {_norm(t) for t in denials}
+    wanted = {normalize_text(t) for t in denials}
     return sum(
         1
         for x in result["newly_flagged"]
-        if "ai_training" in x["new_labels"] and _norm(x["text"]) in wanted
+        if "ai_training" in x["new_labels"] and normalize_text(x["text"]) in wanted
     )
 
 

@@ -132,15 +132,14 @@ class CachedScorer:
         report threshold; a no-op otherwise."""
         if not self.batch_dependent:
             return
+        decisions = _logits(np.stack([self.thresholds, self.report_thresholds]))
         near = []
         for text in dict.fromkeys(texts):
             if text in self.settled:
                 continue
             self.settled.add(text)
             scores = _logits([self.cache[text][0][n] for n in self.labels])
-            if np.any(np.abs(scores - _logits(self.thresholds)) < NEAR_DECISION) or np.any(
-                np.abs(scores - _logits(self.report_thresholds)) < NEAR_DECISION
-            ):
+            if np.any(np.abs(scores - decisions) < NEAR_DECISION):
                 near.append(text)
         if not near:
             return
@@ -180,14 +179,12 @@ def is_list_item(text: str) -> bool:
     return bool(t) and (t[0].islower() or not _SENTENCE_END.search(t))
 
 
-def _opens_list(text: str, following: str | None) -> bool:
-    """A lead-in: a clause ending with a colon, or one that breaks off mid-sentence and is
-    continued by a clause in lower case ("third parties are prohibited from using such Content"
-    followed by "to train an artificial intelligence system,")."""
-    t = text.rstrip()
-    if t.endswith(":"):
-        return True
-    return bool(following and following.strip()[:1].islower()) and not _SENTENCE_END.search(t)
+def _breaks_off(text: str, following: str | None) -> bool:
+    """A clause that breaks off mid-sentence and is continued by a clause in lower case ("third
+    parties are prohibited from using such Content" followed by "to train an artificial
+    intelligence system,"): a lead-in, like a clause ending with a colon."""
+    continued = bool(following and following.strip()[:1].islower())
+    return continued and not _SENTENCE_END.search(text.rstrip())
 
 
 def lead_ins(texts: Sequence[str]) -> list[int | None]:
@@ -203,7 +200,7 @@ def lead_ins(texts: Sequence[str]) -> list[int | None]:
         following = texts[i + 1] if i + 1 < len(texts) else None
         # An item of a list opens a nested one only with a colon; items continuing one sentence
         # ("to train ...," "as input into ..., or") are siblings under the same lead-in.
-        if text.rstrip().endswith(":") or (out[i] is None and _opens_list(text, following)):
+        if text.rstrip().endswith(":") or (out[i] is None and _breaks_off(text, following)):
             current = i
     return out
 

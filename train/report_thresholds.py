@@ -24,7 +24,7 @@ import numpy as np
 from train.errors import DataError
 from train.evaluation import load_built_split
 from train.inference import ClausePredictor
-from train.metrics import report_thresholds
+from train.metrics import real_mask, report_thresholds
 from train.modelio import META_FILE, load_meta, save_meta
 from train.paths import repo_path
 
@@ -49,7 +49,7 @@ def add_report_thresholds(model_dir: Path, dataset_dir: Path, batch_size: int = 
     probs = predictor.predict_proba([r["text"] for r in rows], batch_size=batch_size)
     gold = np.asarray([r["labels"] for r in rows])
     mask = np.asarray([r["label_mask"] for r in rows])
-    real = np.asarray([str(r.get("origin") or "real") == "real" for r in rows])
+    real = real_mask(r.get("origin") for r in rows)
     reporting = report_thresholds(probs, gold, mask, real, list(meta.thresholds))
     save_meta(model_dir, replace(meta, report_thresholds=reporting))
     return reporting

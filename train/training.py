@@ -25,6 +25,7 @@ from train.machine import hardware_info
 from train.metrics import (
     apply_thresholds,
     multilabel_metrics,
+    real_mask,
     report_thresholds,
     sigmoid,
     tune_thresholds,
@@ -353,7 +354,7 @@ def real_rows(split) -> np.ndarray:
     `origin`, such as the peer tasks' sentences, are real)."""
     if "origin" not in split.column_names:
         return np.ones(len(split), dtype=bool)
-    return np.asarray([str(o or "real") == "real" for o in split["origin"]], dtype=bool)
+    return real_mask(split["origin"])
 
 
 @contextlib.contextmanager
