@@ -173,3 +173,38 @@ def test_denials_count_when_the_diff_lists_them_as_newly_flagged():
     # another label only; the third denial is not listed at all.
     assert denials_listed(result, denials) == 1
     assert denials_listed(result, []) == 0
+
+
+class _Wobbly:
+    """A predictor whose scores move by 0.6 logit when a clause is batched with others."""
+
+    labels = ["a", "b"]
+    thresholds = [0.5, 0.5]
+    backend_name = "fake"
+
+    class meta:  # noqa: N801 - stands in for ModelMeta
+        report_thresholds = [0.8, 0.8]
+
+    BASE = {"near flag": -0.3, "far": 3.0, "low": -2.0, "near report": 1.0}
+
+    def predict_proba(self, texts, batch_size=64):
+        shift = 0.6 if len(texts) > 1 else 0.0
+        logits = np.array([[self.BASE[t] + shift, -5.0 + shift] for t in texts])
+        return 1 / (1 + np.exp(-logits))
+
+
+def test_batch_wobble_finds_the_decisions_that_differ_and_what_each_margin_misses():
+    from train.bench_wobble import format_result, measure
+
+    r = measure(_Wobbly(), list(_Wobbly.BASE), margins=(0.2, 0.5, 1.5, 3.0))
+    # "near flag": -0.3 alone, +0.3 batched: the flag differs, 0.3 logit from its threshold;
+    # "near report": 1.0 alone, 1.6 batched: the report decision (logit 1.386) differs.
+    assert r["differing"]["flag"]["decisions"] == 1
+    assert r["differing"]["flag"]["farthest_batched_logits"] == pytest.approx(0.3)
+    assert r["differing"]["report"]["decisions"] == 1
+    assert r["differing"]["report"]["farthest_batched_logits"] == pytest.approx(1.6 - np.log(4))
+    assert r["missed_at_margin"] == {"0.2": 2, "0.5": 0, "1.5": 0, "3.0": 0}
+    # batched logits 0.3, 3.6, -1.4, 1.6: nearest decision 0.3, 2.21, 1.4, 0.21 logits away
+    assert r["rescored_at_margin"] == {"0.2": 0, "0.5": 2, "1.5": 3, "3.0": 4}
+    assert r["logit_gap_near_threshold"]["1.0"] == pytest.approx(0.6)
+    assert "flag 1" in format_result(r) and "0.5: 2 (0 missed)" in format_result(r)

@@ -300,12 +300,13 @@ class BatchDependentPredictor(FakePredictor):
 
 def test_diff_scores_changed_clauses_near_a_threshold_again_on_their_own():
     old, new = doc(LICENCE, COLLECT), doc(LICENCE, COLLECT, TRAIN)
-    predictor = BatchDependentPredictor()
-    result = diff_documents(predictor, old, new, "md")
+    predictor, timings = BatchDependentPredictor(), {}
+    result = diff_documents(predictor, old, new, "md", timings=timings)
     ai = {c["label"]: c for c in result["label_changes"]}["ai_training"]
     # Batched, TRAIN scored 0.45 (just under 0.5); on its own, 0.9: the grant is reported.
     assert ai["change"] == "granted" and ai["evidence"][0]["score"] == pytest.approx(0.9)
     assert 1 in predictor.calls  # one clause scored alone
+    assert timings["rescored"] == 1 and 0 <= timings["rescore_s"] <= timings["model_s"]
     # A backend whose scores do not depend on the batch is never asked twice.
     plain = FakePredictor()
     diff_documents(plain, old, new, "md")

@@ -108,7 +108,8 @@ def format_result(r: dict) -> str:
         f"diff of two unrelated versions ({r['bytes'][0]:,} and {r['bytes'][1]:,} bytes, "
         f"{r['old_clauses']:,} and {r['new_clauses']:,} clauses, {r['backend']}): "
         f"{r['wall_s']:.1f} s wall (loading {r['load_s']:.1f} s, segmenting {r['segment_s']:.1f} s, "
-        f"model {r['model_s']:.1f} s, alignment {r['align_s']:.1f} s with "
+        f"model {r['model_s']:.1f} s of which {r.get('rescore_s', 0.0):.1f} s re-scoring "
+        f"{r.get('rescored', 0):,} clauses alone, alignment {r['align_s']:.1f} s with "
         f"{r['pairs_compared']:,} comparisons), peak RSS {r['peak_rss_mb']:.0f} MB"
     )
 
