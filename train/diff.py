@@ -151,9 +151,10 @@ class CachedScorer:
         for text in near:
             probs = np.asarray(self.predictor.predict_proba([text], 1))
             self._store(text, probs[0], np.asarray(self.predictor.flag(probs))[0])
+        elapsed = time.perf_counter() - started
         self.rescored += len(near)
-        self.rescore_seconds += time.perf_counter() - started
-        self.seconds += time.perf_counter() - started
+        self.rescore_seconds += elapsed
+        self.seconds += elapsed
 
     def score(self, texts: Sequence[str]) -> list[tuple[dict[str, float], list[str]]]:
         """(scores by label, flagged labels) for each text."""
@@ -398,7 +399,7 @@ def diff_documents(
 
     scorer = scorer or CachedScorer(predictor)
     started, model_before = time.perf_counter(), scorer.seconds
-    rescore_before = scorer.rescore_seconds
+    rescored_before, rescore_before = scorer.rescored, scorer.rescore_seconds
     max_chars = max_clause_chars(predictor)
     _, old_clauses = segment_document(old_text, fmt, max_chars=max_chars)
     _, new_clauses = segment_document(new_text, new_fmt or fmt, max_chars=max_chars)
@@ -430,7 +431,7 @@ def diff_documents(
     old_read, new_read = read_in_context(old_texts, scorer), read_in_context(new_texts, scorer)
     if timings is not None:
         model_s = scorer.seconds - model_before
-        timings["rescored"] = scorer.rescored
+        timings["rescored"] = scorer.rescored - rescored_before
         timings["rescore_s"] = scorer.rescore_seconds - rescore_before
         timings["segment_s"] = segmented - started
         timings["model_s"] = model_s
