@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from train.diff import _logits, max_clause_chars
+from train.diff import CachedScorer, _logits, max_clause_chars
 from train.paths import default_raw_dir
 
 MARGINS = (0.5, 1.0, 1.5, 2.0, 3.0)
@@ -36,11 +36,10 @@ def measure(predictor, texts: Sequence[str], batch_size: int = 64, margins=MARGI
     started = time.perf_counter()
     alone = np.concatenate([np.asarray(predictor.predict_proba([t], 1)) for t in texts])
     alone_s = time.perf_counter() - started
-    flag = np.asarray(predictor.thresholds, dtype=float)
-    reporting = getattr(getattr(predictor, "meta", None), "report_thresholds", None)
-    report = np.asarray(reporting or flag, dtype=float)
+    # The diff's own decisions: flag and report thresholds as its scorer reads them.
+    scorer = CachedScorer(predictor)
+    flag, report, decisions = scorer.thresholds, scorer.report_thresholds, scorer.decision_logits
     lb, la = _logits(batched), _logits(alone)
-    decisions = _logits(np.stack([flag, report]))  # (2, labels)
     gap = np.abs(lb - la)
     close = (np.abs(la[:, None, :] - decisions[None]) < NEAR).any(axis=1)
     quantiles = {str(q): float(np.quantile(gap[close], q)) for q in (0.5, 0.99, 0.999, 1.0)}

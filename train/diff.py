@@ -100,6 +100,8 @@ class CachedScorer:
         # thresholds when it has them, else its flag thresholds.
         reporting = getattr(getattr(predictor, "meta", None), "report_thresholds", None)
         self.report_thresholds = np.asarray(reporting or predictor.thresholds, dtype=float)
+        # Both decisions in logits, (2, labels): what `settle` measures a score's distance to.
+        self.decision_logits = _logits(np.stack([self.thresholds, self.report_thresholds]))
         self.with_embeddings = bool(getattr(predictor, "has_embeddings", False))
         self.batch_size = batch_size
         self.cache: dict[str, tuple[dict[str, float], list[str]]] = {}
@@ -136,14 +138,13 @@ class CachedScorer:
         report threshold; a no-op otherwise."""
         if not self.batch_dependent:
             return
-        decisions = _logits(np.stack([self.thresholds, self.report_thresholds]))
         near = []
         for text in dict.fromkeys(texts):
             if text in self.settled:
                 continue
             self.settled.add(text)
             scores = _logits([self.cache[text][0][n] for n in self.labels])
-            if np.any(np.abs(scores - decisions) < NEAR_DECISION):
+            if np.any(np.abs(scores - self.decision_logits) < NEAR_DECISION):
                 near.append(text)
         if not near:
             return
@@ -235,8 +236,8 @@ def read_in_context(texts: Sequence[str], scorer: CachedScorer) -> dict[int, dic
     scorer.score(joined)
     scorer.settle(joined)
     out = {}
-    for i, (context_scores, _) in zip(items, scorer.score(joined), strict=True):
-        own = scorer.cache[texts[i]][0]
+    for i, text in zip(items, joined, strict=True):
+        own, context_scores = scorer.cache[texts[i]][0], scorer.cache[text][0]
         scores = {n: min(own[n], context_scores[n]) for n in scorer.labels}
         labels = [
             n for n, t in zip(scorer.labels, scorer.thresholds, strict=True) if scores[n] >= t
