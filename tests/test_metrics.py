@@ -145,6 +145,8 @@ TUNE_CASES = [
     # A masked positive at 0.1: ignored, so (0.3, 0.6] is perfect and 0.5 lies inside it. Were it
     # counted, t <= 0.1 (F1 6/7) would beat t in (0.3, 0.6] (F1 4/5) and the answer would be 0.10.
     ("masked positive ignored", [0.1, 0.3, 0.6, 0.8], [1, 0, 1, 1], [0, 1, 1, 1], 0.50),
+    # Negatives up to 0.96 and positives at 0.98: only a cut above 0.96 separates them.
+    ("saturated scores", [0.5, 0.9, 0.96, 0.98, 0.98], [0, 0, 0, 1, 1], [1, 1, 1, 1, 1], 0.97),
     # No annotated positive: the default.
     ("no positives", [0.2, 0.9, 0.6, 0.8], [0, 0, 0, 1], [1, 1, 1, 0], 0.5),
 ]

@@ -99,11 +99,17 @@ def _f_beta(tp: int, fp: int, fn: int, beta: float) -> float:
     return (1 + b2) * tp / denominator if denominator else 0.0
 
 
+# Candidate thresholds: 0.05 to 0.99 in steps of 0.01. A fine-tuned model's sigmoid saturates, so
+# a label whose negatives also score high (content_license: other parties' licences to the user)
+# can be best cut above 0.95; a grid that stopped there left that label at its edge.
+THRESHOLD_GRID = tuple(float(t) for t in np.round(np.arange(0.05, 0.995, 0.01), 2))
+
+
 def tune_thresholds(
     probs: np.ndarray,
     gold: np.ndarray,
     mask: np.ndarray,
-    grid: Sequence[float] = tuple(np.round(np.arange(0.05, 0.96, 0.01), 2)),
+    grid: Sequence[float] = THRESHOLD_GRID,
     default: float = DEFAULT_THRESHOLD,
     beta: float = 1.0,
 ) -> list[float]:
