@@ -701,3 +701,38 @@ def test_report_thresholds_are_added_to_an_older_model(tiny_trained_model, tiny_
     (data / "stats.json").write_text(json.dumps({**stats, "content_hash": "0" * 64}))
     with pytest.raises(DataError, match="not the one the model was trained on"):
         add_report_thresholds(model, data)
+
+
+def test_flag_thresholds_are_tuned_again_on_request(tiny_trained_model, tiny_clauses, tmp_path):
+    """`--flag-thresholds` replaces a model's flag thresholds with the ones today's rule picks on
+    the validation split (as training would), and the report thresholds follow them."""
+    from datasets import Dataset, DatasetDict
+
+    from train.inference import ClausePredictor
+    from train.metrics import real_mask, tune_thresholds_by_origin
+    from train.modelio import save_meta
+    from train.report_thresholds import main
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_trained_model, model)
+    meta = load_meta(model)
+    # Off the tuning grid, so only a fresh tuning can replace them.
+    save_meta(model, dataclasses.replace(meta, thresholds=[0.123] * len(meta.labels)))
+    rows = read_clause_file(tiny_clauses["validation"], load_taxonomy())
+    data = tmp_path / "processed"
+    DatasetDict({"validation": Dataset.from_list(rows)}).save_to_disk(str(data / "dataset"))
+    stats = {"content_hash": meta.dataset_hash, "label_names": meta.labels}
+    (data / "stats.json").write_text(json.dumps(stats))
+
+    assert main(["--model", str(model), "--dataset-dir", str(data), "--flag-thresholds"]) == 0
+    probs = ClausePredictor(model, backend="auto").predict_proba([r["text"] for r in rows])
+    expected, _ = tune_thresholds_by_origin(
+        probs,
+        np.asarray([r["labels"] for r in rows]),
+        np.asarray([r["label_mask"] for r in rows]),
+        real_mask(r.get("origin") for r in rows),
+    )
+    retuned = load_meta(model)
+    assert retuned.thresholds == pytest.approx(expected)
+    assert 0.123 not in retuned.thresholds
+    assert all(r >= t for r, t in zip(retuned.report_thresholds, retuned.thresholds, strict=True))

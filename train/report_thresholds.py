@@ -1,14 +1,18 @@
-"""Add report thresholds to a model trained before they existed.
+"""Add report thresholds to a model trained before they existed, or tune a model's thresholds
+again after the tuning rule changed.
 
 `make train` saves two sets of per-label thresholds in `clausewatch.json`: the flag thresholds
 (F1-best on validation) and the stricter report thresholds (F0.5-best, never below the flag
 ones) that `diff` and `watch` need before they call a clause a grant or a withdrawal. A model
 folder from before has only the first set; this command scores the validation split of the
 dataset the model was trained on with the model itself and adds the second, by the same rule as
-training. The flag thresholds are left as they are. Export the model again afterwards
-(`make export`) so the ONNX and Hub folders carry them too.
+training. The flag thresholds are left as they are unless `--flag-thresholds` asks for them to be
+tuned again by today's rule too (for a model trained before that rule changed, such as the wider
+threshold grid). Export the model again afterwards (`make export`) so the ONNX and Hub folders
+carry them too.
 
     python scripts/report_thresholds.py --model outputs/latest/model [--dataset-dir data/processed]
+        [--flag-thresholds]
 """
 
 from __future__ import annotations
@@ -24,14 +28,17 @@ import numpy as np
 from train.errors import DataError
 from train.evaluation import load_built_split
 from train.inference import ClausePredictor
-from train.metrics import real_mask, report_thresholds
+from train.metrics import real_mask, report_thresholds, tune_thresholds_by_origin
 from train.modelio import META_FILE, load_meta, save_meta
 from train.paths import repo_path
 
 
-def add_report_thresholds(model_dir: Path, dataset_dir: Path, batch_size: int = 64) -> list[float]:
-    """Score the validation split with the model, write its report thresholds into
-    `clausewatch.json` and return them. The dataset must be the one the model was trained on."""
+def add_report_thresholds(
+    model_dir: Path, dataset_dir: Path, batch_size: int = 64, flag_thresholds: bool = False
+) -> list[float]:
+    """Score the validation split with the model, write its report thresholds (and with
+    `flag_thresholds` its flag thresholds, tuned as training tunes them) into `clausewatch.json`
+    and return the report thresholds. The dataset must be the one the model was trained on."""
     meta = load_meta(model_dir)
     stats_path = dataset_dir / "stats.json"
     if stats_path.is_file() and meta.dataset_hash:
@@ -50,8 +57,11 @@ def add_report_thresholds(model_dir: Path, dataset_dir: Path, batch_size: int = 
     gold = np.asarray([r["labels"] for r in rows])
     mask = np.asarray([r["label_mask"] for r in rows])
     real = real_mask(r.get("origin") for r in rows)
-    reporting = report_thresholds(probs, gold, mask, real, list(meta.thresholds))
-    save_meta(model_dir, replace(meta, report_thresholds=reporting))
+    flag = list(meta.thresholds)
+    if flag_thresholds:
+        flag, _ = tune_thresholds_by_origin(probs, gold, mask, real)
+    reporting = report_thresholds(probs, gold, mask, real, flag)
+    save_meta(model_dir, replace(meta, thresholds=flag, report_thresholds=reporting))
     return reporting
 
 
@@ -59,16 +69,27 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
     p.add_argument("--model", required=True, help=f"a trained model folder (with {META_FILE})")
     p.add_argument("--dataset-dir", default="data/processed", help="the built dataset")
+    p.add_argument(
+        "--flag-thresholds",
+        action="store_true",
+        help="tune the flag thresholds again too, by the rule training uses today",
+    )
     args = p.parse_args(argv)
     model_dir = repo_path(args.model)
+    before = load_meta(model_dir).thresholds if (model_dir / META_FILE).is_file() else None
     try:
-        reporting = add_report_thresholds(model_dir, repo_path(args.dataset_dir))
+        reporting = add_report_thresholds(
+            model_dir, repo_path(args.dataset_dir), flag_thresholds=args.flag_thresholds
+        )
     except (DataError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     meta = load_meta(model_dir)
-    for name, flag, report in zip(meta.labels, meta.thresholds, reporting, strict=True):
-        print(f"{name:<18} flag {flag:.2f}  report {report:.2f}")
+    for j, (name, flag, report) in enumerate(
+        zip(meta.labels, meta.thresholds, reporting, strict=True)
+    ):
+        was = f" (was {before[j]:.2f})" if before is not None and before[j] != flag else ""
+        print(f"{name:<18} flag {flag:.2f}{was}  report {report:.2f}")
     print(f"wrote {model_dir / META_FILE}; run `make export` to carry them to the export")
     return 0
 
