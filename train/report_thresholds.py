@@ -76,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     model_dir = repo_path(args.model)
-    before = load_meta(model_dir).thresholds if (model_dir / META_FILE).is_file() else None
     try:
+        before = load_meta(model_dir).thresholds
         reporting = add_report_thresholds(
             model_dir, repo_path(args.dataset_dir), flag_thresholds=args.flag_thresholds
         )
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     for j, (name, flag, report) in enumerate(
         zip(meta.labels, meta.thresholds, reporting, strict=True)
     ):
-        was = f" (was {before[j]:.2f})" if before is not None and before[j] != flag else ""
+        was = f" (was {before[j]:.2f})" if before[j] != flag else ""
         print(f"{name:<18} flag {flag:.2f}{was}  report {report:.2f}")
     print(f"wrote {model_dir / META_FILE}; run `make export` to carry them to the export")
     return 0
