@@ -673,24 +673,36 @@ def test_config_defaults_come_from_base_yaml_and_a_missing_key_is_named(monkeypa
             tags: list = config._f("Some tags.")
 
 
-def test_report_thresholds_are_added_to_an_older_model(tiny_trained_model, tiny_clauses, tmp_path):
-    """`scripts/report_thresholds.py` gives a model saved without report thresholds the ones
-    training would have written (never below the flag thresholds), from the validation split of
-    the dataset it was trained on, and refuses another dataset."""
+def _model_with_meta_and_its_data(tiny_trained_model, tiny_clauses, tmp_path, **meta_changes):
+    """A copy of the tiny model with `meta_changes` written into its `clausewatch.json`, and a
+    built dataset folder holding its validation split: (model dir, data dir, original meta,
+    validation rows)."""
     from datasets import Dataset, DatasetDict
 
     from train.modelio import save_meta
-    from train.report_thresholds import add_report_thresholds, main
 
     model = tmp_path / "model"
     shutil.copytree(tiny_trained_model, model)
     meta = load_meta(model)
-    save_meta(model, dataclasses.replace(meta, report_thresholds=[]))
+    save_meta(model, dataclasses.replace(meta, **meta_changes))
     rows = read_clause_file(tiny_clauses["validation"], load_taxonomy())
     data = tmp_path / "processed"
     DatasetDict({"validation": Dataset.from_list(rows)}).save_to_disk(str(data / "dataset"))
     stats = {"content_hash": meta.dataset_hash, "label_names": meta.labels}
     (data / "stats.json").write_text(json.dumps(stats))
+    return model, data, meta, rows
+
+
+def test_report_thresholds_are_added_to_an_older_model(tiny_trained_model, tiny_clauses, tmp_path):
+    """`scripts/report_thresholds.py` gives a model saved without report thresholds the ones
+    training would have written (never below the flag thresholds), from the validation split of
+    the dataset it was trained on, and refuses another dataset."""
+    from train.report_thresholds import add_report_thresholds, main
+
+    model, data, meta, _ = _model_with_meta_and_its_data(
+        tiny_trained_model, tiny_clauses, tmp_path, report_thresholds=[]
+    )
+    stats = json.loads((data / "stats.json").read_text())
 
     assert main(["--model", str(model), "--dataset-dir", str(data)]) == 0
     added = load_meta(model)
@@ -706,23 +718,15 @@ def test_report_thresholds_are_added_to_an_older_model(tiny_trained_model, tiny_
 def test_flag_thresholds_are_tuned_again_on_request(tiny_trained_model, tiny_clauses, tmp_path):
     """`--flag-thresholds` replaces a model's flag thresholds with the ones today's rule picks on
     the validation split (as training would), and the report thresholds follow them."""
-    from datasets import Dataset, DatasetDict
-
     from train.inference import ClausePredictor
     from train.metrics import real_mask, tune_thresholds_by_origin
-    from train.modelio import save_meta
     from train.report_thresholds import main
 
-    model = tmp_path / "model"
-    shutil.copytree(tiny_trained_model, model)
-    meta = load_meta(model)
     # Off the tuning grid, so only a fresh tuning can replace them.
-    save_meta(model, dataclasses.replace(meta, thresholds=[0.123] * len(meta.labels)))
-    rows = read_clause_file(tiny_clauses["validation"], load_taxonomy())
-    data = tmp_path / "processed"
-    DatasetDict({"validation": Dataset.from_list(rows)}).save_to_disk(str(data / "dataset"))
-    stats = {"content_hash": meta.dataset_hash, "label_names": meta.labels}
-    (data / "stats.json").write_text(json.dumps(stats))
+    n_labels = len(load_taxonomy().names)
+    model, data, _, rows = _model_with_meta_and_its_data(
+        tiny_trained_model, tiny_clauses, tmp_path, thresholds=[0.123] * n_labels
+    )
 
     assert main(["--model", str(model), "--dataset-dir", str(data), "--flag-thresholds"]) == 0
     probs = ClausePredictor(model, backend="auto").predict_proba([r["text"] for r in rows])

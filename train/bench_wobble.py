@@ -44,9 +44,9 @@ def measure(predictor, texts: Sequence[str], batch_size: int = 64, margins=MARGI
     close = (np.abs(la[:, None, :] - decisions[None]) < NEAR).any(axis=1)
     quantiles = {str(q): float(np.quantile(gap[close], q)) for q in (0.5, 0.99, 0.999, 1.0)}
     differ, distances = {}, []
-    for name, t in (("flag", flag), ("report", report)):
+    for name, t, t_logits in zip(("flag", "report"), (flag, report), decisions, strict=True):
         mask = (batched >= t) != (alone >= t)
-        distance = np.abs(lb - _logits(t))[mask]
+        distance = np.abs(lb - t_logits)[mask]
         distances.append(distance)
         differ[name] = {
             "decisions": int(mask.sum()),
