@@ -57,7 +57,12 @@ def parse_wants(values: list[str]) -> dict[tuple[str, str], int]:
     return wants
 
 
-def candidates(source_name, raw_dir, splits, rng, corpus_sample, document_type=""):
+def candidates(
+    source_name, raw_dir, splits, rng, corpus_sample, document_type="", taken=(), wanted=()
+):
+    """Documents of `source_name` that could be chosen: English, MIN_CLAUSES-MAX_CLAUSES clauses,
+    of a service with a split in `wanted` (every split when empty) and not in `taken` (those are
+    never segmented, the slow part)."""
     kind = DOCUMENT_SOURCES[source_name]
     paths = kind.documents(raw_dir)
     if document_type:
@@ -72,7 +77,7 @@ def candidates(source_name, raw_dir, splits, rng, corpus_sample, document_type="
     out = []
     for path in tqdm(paths, desc=source_name, unit="doc"):
         service = canonical_service(kind.service(path))
-        if service not in splits:
+        if service not in splits or service in taken or (wanted and splits[service] not in wanted):
             continue
         raw = path.read_text(encoding="utf-8", errors="replace")
         if detect_language(raw[:5000]) != "en":
@@ -115,8 +120,16 @@ def main() -> None:
     for source_name in ("ota_contrib_2026", "tosdr_corpus_text"):
         if not any(targets.get((source_name, split)) for split in SPLITS):
             continue
+        wanted = {split for split in SPLITS if targets.get((source_name, split))}
         pool = candidates(
-            source_name, args.raw_dir, splits, rng, args.corpus_sample, args.document_type
+            source_name,
+            args.raw_dir,
+            splits,
+            rng,
+            args.corpus_sample,
+            args.document_type,
+            taken=taken,
+            wanted=wanted,
         )
         rng.shuffle(pool)
         for split in SPLITS:
