@@ -49,6 +49,14 @@ def _docs(batch: str, manifest: Path):
             raise SystemExit(f"error: {DOUBLE}: not in {manifest}: {unknown}")
         return [by_id[x] for x in wanted]
     chosen = [d for d in docs if d.batch == batch]
+    if not chosen and ":" in batch:
+        # `source:document` rows, comma-separated (documents relabelled outside their batch).
+        by_key = {f"{d.source}:{d.document}": d for d in docs}
+        wanted = [x.strip() for x in batch.split(",") if x.strip()]
+        unknown = [x for x in wanted if x not in by_key]
+        if unknown:
+            raise SystemExit(f"error: not in {manifest}: {unknown}")
+        return [by_key[x] for x in wanted]
     if not chosen:
         raise SystemExit(f"error: no document of {manifest} is in batch {batch!r}")
     return chosen

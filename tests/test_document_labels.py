@@ -224,3 +224,21 @@ def test_the_real_split_table_never_moves_a_service():
 
 
 ORIGINAL_SPLITS_SHA1 = "b7a7bb341d1a5a256095da22a096dba9968b954f"
+
+
+def test_label_script_takes_documents_by_source_and_name(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "label_documents_script", REPO_ROOT / "scripts" / "label_documents.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    docs = load_manifest(LABELLED_DOCUMENTS)
+    wanted = f"{docs[-1].source}:{docs[-1].document},{docs[0].source}:{docs[0].document}"
+    assert script._docs(wanted, LABELLED_DOCUMENTS) == [docs[-1], docs[0]]
+    assert script._docs(docs[0].batch, LABELLED_DOCUMENTS) == [
+        d for d in docs if d.batch == docs[0].batch
+    ]
+    with pytest.raises(SystemExit, match="not in"):
+        script._docs(f"{docs[0].source}:no such document.md", LABELLED_DOCUMENTS)

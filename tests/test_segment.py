@@ -158,3 +158,59 @@ def test_single_sentence_shortcut_changes_no_clause(text, monkeypatch):
     fast = segment.segment_text(text)
     monkeypatch.setattr(segment, "_one_sentence", lambda block: False)
     assert segment.segment_text(text) == fast
+
+
+def _double_spaced(lines: list[str]) -> str:
+    """Text as a PDF converter writes it: a blank line after every wrapped line."""
+    return "\n\n".join(lines) + "\n"
+
+
+def test_double_spaced_document_keeps_wrapped_sentences_whole():
+    wrapped = [
+        "We may also use your information to improve the service, such as debugging to repair",
+        "errors that impair existing functionality, and analysing information to maintain",
+        "or enhance the quality or safety of our Services. We will not use your Input from an AI",
+        "Feature (as defined in the Supplemental Terms) to train our artificial intelligence models",
+        "unless you direct us to do so.",
+        "",
+        "How We Share Information",
+        "",
+        "- We share your contact details with the payment provider that processes your order",
+        "and with the courier that delivers it to you, and with nobody else for that purpose.",
+        "Your request is answered within thirty days of the day we receive it by post or e-mail",
+        "at the address given below.",
+        "",
+        "Contact",
+    ]
+    text, clauses = segment_document(_double_spaced(wrapped), "txt")
+    _check_offsets(text, clauses)
+    flat = [" ".join(c.text.split()) for c in clauses]
+    assert flat == [
+        "We may also use your information to improve the service, such as debugging to repair "
+        "errors that impair existing functionality, and analysing information to maintain or "
+        "enhance the quality or safety of our Services.",
+        "We will not use your Input from an AI Feature (as defined in the Supplemental Terms) to "
+        "train our artificial intelligence models unless you direct us to do so.",
+        "We share your contact details with the payment provider that processes your order and "
+        "with the courier that delivers it to you, and with nobody else for that purpose.",
+        "Your request is answered within thirty days of the day we receive it by post or e-mail "
+        "at the address given below.",
+    ]
+
+
+def test_blank_lines_still_end_paragraphs_in_an_ordinary_document():
+    # One paragraph that breaks off without a sentence end is not enough to make a document
+    # double-spaced: the blank line after it still ends it.
+    raw = (
+        "We collect the name and e-mail address you give us when you register an account\n"
+        "\n"
+        "Feature requests are answered by our support team within a week of receiving them.\n"
+        "\n"
+        "We keep server logs for thirty days.\n"
+    )
+    texts = [c.text for c in segment_text(raw)]
+    assert texts == [
+        "We collect the name and e-mail address you give us when you register an account",
+        "Feature requests are answered by our support team within a week of receiving them.",
+        "We keep server logs for thirty days.",
+    ]

@@ -260,7 +260,7 @@ def write_sheet(raw_dir: Path, docs: list[LabelledDocument], path: Path) -> int:
         for k, doc in enumerate(docs, start=1):
             fh.write(f"### {k} {doc.source}: {doc.document}\n")
             for i, clause in enumerate(document_clauses(raw_dir, doc.source, doc.document)):
-                text = " / ".join(part.strip() for part in clause.text.splitlines())
+                text = " / ".join(p.strip() for p in clause.text.splitlines() if p.strip())
                 fh.write(f"{k}.{i}\t{text}\n")
                 n += 1
     return n
