@@ -559,3 +559,18 @@ def test_fail_on_takes_commas_and_repeats(versions, capsys):
     argv = ["--model", "unused", "--fail-on", "ai_training", "data_sharing", str(versions.old)]
     assert main(argv, FakePredictor()) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_grant_wording_is_weighed_term_by_term():
+    # Each side is one long match of the label's phrase patterns; counted term by term the new
+    # wording adds training, machine learning and models to "recommendation algorithms".
+    from train.label_changes import _replacement_direction, label_terms
+
+    old = "we use personal data to develop and improve our personalized recommendation algorithms"
+    new = (
+        "This includes development and training of algorithmic and machine learning models, "
+        "which help us to keep our service safe and enhance our users' experience."
+    )
+    terms = label_terms("ai_training")
+    assert _replacement_direction([{"text": new}], [{"text": old}], terms) == "widened"
+    assert _replacement_direction([{"text": old}], [{"text": new}], terms) == "narrowed"

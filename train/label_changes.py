@@ -9,8 +9,8 @@ For each label:
   carry it now; or as many flagged clauses appeared as went away (a clause replaced by another
   the alignment did not pair with it) and the new ones say more / less about the label; or no
   clause flipped but flagged clauses were reworded and the inserted words say more / less
-  (matches of the label's keyword pattern, `label_terms`: "algorithms" becoming "algorithms,
-  including to train machine learning models");
+  (matches of the label's terms, `label_terms`: "algorithms" becoming "algorithms, including to
+  train machine learning models");
 - `reworded`: both versions carry it and flagged clauses were reworded or replaced one for one,
   saying neither more nor less (still granted);
 - `unchanged`.
@@ -96,16 +96,26 @@ def _evidence(a: Alignment, main: dict, other: dict | None, label: str, kind: st
     return item
 
 
-def label_terms(label: str) -> re.Pattern | None:
-    """What a label is about, in words: the keyword baseline's pattern for the label (and, for
-    `ai_training`, also the pattern that defines "mentions AI")."""
-    from train.baselines import KEYWORD_PATTERNS
-    from train.patterns import AI_PATTERN
+# The words that carry `ai_training`, one match each. The label's phrase patterns match a whole
+# "develop and improve our personalized recommendation algorithms" as one span, so a grant of
+# "recommendation algorithms" replaced by "development and training of algorithmic and machine
+# learning models" counted one match against one and read as reworded, not widened.
+AI_TERMS = re.compile(
+    r"\b(?:artificial[\s-]+intelligence|machine[\s-]+learn\w*|deep[\s-]+learning|neural"
+    r"|language[\s-]+models?|models?|algorithm\w*|train(?:s|ed|ing)?|fine[\s-]?tun\w*|AI|LLMs?"
+    r"|generative)\b",
+    re.IGNORECASE,
+)
 
-    parts = [KEYWORD_PATTERNS[label]] if label in KEYWORD_PATTERNS else []
+
+def label_terms(label: str) -> re.Pattern | None:
+    """What a label is about, in words: for `ai_training` its terms (`AI_TERMS`), for the others
+    the keyword baseline's pattern for the label."""
+    from train.baselines import KEYWORD_PATTERNS
+
     if label == "ai_training":
-        parts.append(AI_PATTERN.pattern)
-    return re.compile("|".join(f"(?:{p})" for p in parts), re.IGNORECASE) if parts else None
+        return AI_TERMS
+    return re.compile(KEYWORD_PATTERNS[label], re.IGNORECASE) if label in KEYWORD_PATTERNS else None
 
 
 def _new_terms(text: str, other: str, pattern: re.Pattern) -> int:
