@@ -96,14 +96,15 @@ def _evidence(a: Alignment, main: dict, other: dict | None, label: str, kind: st
     return item
 
 
-# The words that carry `ai_training`, one match each. The label's phrase patterns match a whole
+# The words that carry `ai_training` (the uses as well as the systems: "train and improve our AI
+# models" says more than "train our AI models"), one match each. The label's phrase patterns match a whole
 # "develop and improve our personalized recommendation algorithms" as one span, so a grant of
 # "recommendation algorithms" replaced by "development and training of algorithmic and machine
 # learning models" counted one match against one and read as reworded, not widened.
 AI_TERMS = re.compile(
     r"\b(?:artificial[\s-]+intelligence|machine[\s-]+learn\w*|deep[\s-]+learning|neural"
     r"|language[\s-]+models?|models?|algorithm\w*|train(?:s|ed|ing)?|fine[\s-]?tun\w*|AI|LLMs?"
-    r"|generative)\b",
+    r"|generative|develop\w*|improv\w*|enhanc\w*|refin\w*)\b",
     re.IGNORECASE,
 )
 
