@@ -574,3 +574,10 @@ def test_grant_wording_is_weighed_term_by_term():
     terms = label_terms("ai_training")
     assert _replacement_direction([{"text": new}], [{"text": old}], terms) == "widened"
     assert _replacement_direction([{"text": old}], [{"text": new}], terms) == "narrowed"
+    # A use verb counts only with the system it is about: "develop new features" adds nothing.
+    before = "we make suggestions based on predictive models, or to create new features"
+    after = "we make suggestions based on predictive models, or to create and develop new features"
+    assert _replacement_direction([{"text": after}], [{"text": before}], terms) == "reworded"
+    wider = "We may use your uploads to train and improve our AI models and products."
+    narrower = "We may use your uploads to train our AI models."
+    assert _replacement_direction([{"text": wider}], [{"text": narrower}], terms) == "widened"

@@ -96,15 +96,19 @@ def _evidence(a: Alignment, main: dict, other: dict | None, label: str, kind: st
     return item
 
 
-# The words that carry `ai_training` (the uses as well as the systems: "train and improve our AI
-# models" says more than "train our AI models"), one match each. The label's phrase patterns match a whole
-# "develop and improve our personalized recommendation algorithms" as one span, so a grant of
-# "recommendation algorithms" replaced by "development and training of algorithmic and machine
-# learning models" counted one match against one and read as reworded, not widened.
+# The words that carry `ai_training`, one match each: the AI systems and their training, and a
+# use of them ("improve our AI", "develop ... algorithms": the verb up to the nearest system word)
+# so that "train and improve our AI models" says more than "train our AI models" while "create and
+# develop new features" says nothing more. The label's phrase patterns matched a whole "develop
+# and improve our personalized recommendation algorithms" as one span, so that grant replaced by
+# "development and training of algorithmic and machine learning models" counted one against one.
+_AI_SYSTEM = (
+    r"artificial[\s-]+intelligence|machine[\s-]+learn\w*|deep[\s-]+learning|neural\w*"
+    r"|language[\s-]+models?|models?|algorithm\w*|AI|LLMs?|generative"
+)
 AI_TERMS = re.compile(
-    r"\b(?:artificial[\s-]+intelligence|machine[\s-]+learn\w*|deep[\s-]+learning|neural"
-    r"|language[\s-]+models?|models?|algorithm\w*|train(?:s|ed|ing)?|fine[\s-]?tun\w*|AI|LLMs?"
-    r"|generative|develop\w*|improv\w*|enhanc\w*|refin\w*)\b",
+    rf"\b(?:(?:develop|improv|enhanc|refin)\w*\b[^.;]{{0,60}}?\b(?:{_AI_SYSTEM})"
+    rf"|{_AI_SYSTEM}|train(?:s|ed|ing)?|fine[\s-]?tun\w*)\b",
     re.IGNORECASE,
 )
 
