@@ -38,25 +38,25 @@ WORK = REPO_ROOT / "data" / "work" / "labelling"
 DOUBLE = REPO_ROOT / "data" / "double_labelled.txt"
 
 
+def _pick(wanted: list[str], by_key: dict, manifest: Path, where: str = "") -> list:
+    """The documents named in `wanted`, in that order; a name not in `manifest` is an error."""
+    unknown = [x for x in wanted if x not in by_key]
+    if unknown:
+        raise SystemExit(f"error: {where}not in {manifest}: {unknown}")
+    return [by_key[x] for x in wanted]
+
+
 def _docs(batch: str, manifest: Path):
     docs = load_manifest(manifest)
     if batch.startswith("double:"):
         # The double-labelled documents, listed in data/double_labelled.txt (one id per line).
         wanted = [x for x in DOUBLE.read_text(encoding="utf-8").splitlines() if x.strip()]
-        by_id = {d.document: d for d in docs}
-        unknown = [x for x in wanted if x not in by_id]
-        if unknown:
-            raise SystemExit(f"error: {DOUBLE}: not in {manifest}: {unknown}")
-        return [by_id[x] for x in wanted]
+        return _pick(wanted, {d.document: d for d in docs}, manifest, f"{DOUBLE}: ")
     chosen = [d for d in docs if d.batch == batch]
     if not chosen and ":" in batch:
         # `source:document` rows, comma-separated (documents relabelled outside their batch).
-        by_key = {f"{d.source}:{d.document}": d for d in docs}
         wanted = [x.strip() for x in batch.split(",") if x.strip()]
-        unknown = [x for x in wanted if x not in by_key]
-        if unknown:
-            raise SystemExit(f"error: not in {manifest}: {unknown}")
-        return [by_key[x] for x in wanted]
+        return _pick(wanted, {f"{d.source}:{d.document}": d for d in docs}, manifest)
     if not chosen:
         raise SystemExit(f"error: no document of {manifest} is in batch {batch!r}")
     return chosen

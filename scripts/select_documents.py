@@ -118,9 +118,9 @@ def main() -> None:
     taken = {d.service for d in existing}
     chosen: list[LabelledDocument] = list(existing)
     for source_name in ("ota_contrib_2026", "tosdr_corpus_text"):
-        if not any(targets.get((source_name, split)) for split in SPLITS):
-            continue
         wanted = {split for split in SPLITS if targets.get((source_name, split))}
+        if not wanted:
+            continue
         pool = candidates(
             source_name,
             args.raw_dir,

@@ -168,11 +168,11 @@ DOUBLE_SPACED_MIN = 5
 WRAPPED_LINE_SHARE = 0.6
 
 
-def _double_spaced(lines: list[str]) -> bool:
-    """True when the document is hard-wrapped with a blank line after every line."""
+def _double_spaced(stripped: list[str]) -> bool:
+    """True when the document (its lines, stripped) is hard-wrapped with a blank line after every
+    line."""
     breaks = wrapped = 0
-    for a, b, c in zip(lines, lines[1:], lines[2:], strict=False):
-        a, b, c = a.strip(), b.strip(), c.strip()
+    for a, b, c in zip(stripped, stripped[1:], stripped[2:], strict=False):
         if a and not b and c:
             breaks += 1
             wrapped += not a.endswith(_SENTENCE_END_CHARS) and c[0].islower()
@@ -183,25 +183,24 @@ def _iter_blocks(text: str):
     """Yield (start, end) of layout blocks: non-empty lines, soft-wrapped lines joined (in a
     double-spaced document also across one blank line, see `_double_spaced`)."""
     lines = text.splitlines(keepends=True)
+    stripped_lines = [line.strip() for line in lines]
     wrap_width = 0
-    if _double_spaced(lines):
-        lengths = sorted(len(line.strip()) for line in lines if line.strip())
+    if _double_spaced(stripped_lines):
+        lengths = sorted(len(s) for s in stripped_lines if s)
         wrap_width = lengths[int(0.9 * (len(lengths) - 1))] * WRAPPED_LINE_SHARE
     pos = 0
     block_start = None
     block_end = 0
     blanks = 0  # blank lines since the block's last line
     last_line = ""
-    for line in lines:
+    for line, stripped in zip(lines, stripped_lines, strict=True):
         start, end = pos, pos + len(line.rstrip("\r\n"))
         pos += len(line)
-        stripped = line.strip()
         if not stripped:
             blanks += 1
             continue
-        open_sentence = block_start is not None and not text[
-            block_start:block_end
-        ].rstrip().endswith(_SENTENCE_END_CHARS)
+        # The block ends with its last line, so that line tells whether a sentence is still open.
+        open_sentence = block_start is not None and not last_line.endswith(_SENTENCE_END_CHARS)
         # A line that starts in lower case continues a sentence wrapped by a hard line break.
         continues = (
             open_sentence
@@ -279,7 +278,7 @@ def is_heading(block: str) -> bool:
         # Chinese / Japanese: a short line without sentence-ending punctuation is a title.
         return len(body) <= 30 and not body.endswith(_CJK_END_PUNCT + (".", ";", ":", "!", "?"))
     words = body.split()
-    if not words or len(words) > 8 or body.endswith((".", ";", ":", "!", "?")):
+    if not words or len(words) > 8 or body.endswith(_SENTENCE_END_CHARS):
         return False
     if body.isupper():
         return True
