@@ -208,3 +208,22 @@ def test_batch_wobble_finds_the_decisions_that_differ_and_what_each_margin_misse
     assert r["rescored_at_margin"] == {"0.2": 0, "0.5": 2, "1.5": 3, "3.0": 4}
     assert r["logit_gap_near_threshold"]["1.0"] == pytest.approx(0.6)
     assert "flag 1" in format_result(r) and "0.5: 2 (0 missed)" in format_result(r)
+
+
+def test_speed_paths_and_a_clause_file_for_machines_without_the_raw_sources(tmp_path):
+    import argparse
+    import json
+
+    from train.bench import GPU_PATHS, speed_clauses, speed_paths
+
+    assert speed_paths("torch_bf16_gpu, torch_fp32_gpu") == ["torch_bf16_gpu", "torch_fp32_gpu"]
+    assert "torch_fp32" in speed_paths(None) and not set(GPU_PATHS) & set(speed_paths(None))
+    with pytest.raises(SystemExit, match="unknown path.*tpu"):
+        speed_paths("onnx_int8,tpu")
+    clauses = tmp_path / "clauses.json"
+    clauses.write_text(json.dumps(TEXTS))
+    args = argparse.Namespace(clauses=clauses, n=5, seed=7)
+    assert speed_clauses(args, tmp_path / "no-raw", tmp_path / "no-export") == TEXTS
+    clauses.write_text(json.dumps({"text": "not a list"}))
+    with pytest.raises(SystemExit, match="clauses.json: expected a non-empty JSON list"):
+        speed_clauses(args, tmp_path, tmp_path)

@@ -740,3 +740,22 @@ def test_flag_thresholds_are_tuned_again_on_request(tiny_trained_model, tiny_cla
     assert retuned.thresholds == pytest.approx(expected)
     assert 0.123 not in retuned.thresholds
     assert all(r >= t for r, t in zip(retuned.report_thresholds, retuned.thresholds, strict=True))
+
+
+def test_worker_tokenisation_scores_like_the_in_process_path(tiny_trained_model, monkeypatch):
+    """The GPU path (batches grouped by characters, tokenised in DataLoader worker processes)
+    gives the same probabilities and embeddings, in input order, as the CPU path."""
+    import train.inference as inference
+
+    texts = [
+        f"We may share clause number {i} with partners." + " more" * (i % 17) for i in range(60)
+    ]
+    predictor = ClausePredictor(tiny_trained_model, backend="torch")
+    assert predictor.default_batch_size == inference.CPU_BATCH_SIZE
+    assert inference.gpu_tokenizer_workers(2) == 0  # a few batches: no processes to start
+    direct, direct_vectors = predictor.predict_with_embeddings(texts, batch_size=8)
+    predictor.backend.tokenize_in_workers = True
+    monkeypatch.setattr(inference, "gpu_tokenizer_workers", lambda n_batches: 2)
+    workers, worker_vectors = predictor.predict_with_embeddings(texts, batch_size=8)
+    np.testing.assert_allclose(workers, direct, atol=1e-5)
+    np.testing.assert_allclose(worker_vectors, direct_vectors, atol=1e-5)

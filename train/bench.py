@@ -24,8 +24,9 @@ from train.paths import REPO_ROOT, default_raw_dir
 from train.textnorm import normalize_text
 
 SPEED_PATHS = ("pipeline_default", "pipeline_b32", "torch_fp32", "onnx_fp32", "onnx_int8")
-GPU_PATHS = ("pipeline_b32_gpu", "torch_bf16_gpu")
-REFERENCE = "torch_fp32"
+GPU_PATHS = ("pipeline_b32_gpu", "torch_bf16_gpu", "torch_fp32_gpu")
+# Label agreement is measured against PyTorch fp32 on CPU, or on the GPU when only GPU paths run.
+REFERENCES = ("torch_fp32", "torch_fp32_gpu")
 BASELINE = "pipeline_b32"
 
 
@@ -93,18 +94,23 @@ def run_path(
     backend = {
         "torch_fp32": "torch",
         "torch_bf16_gpu": "torch",
+        "torch_fp32_gpu": "torch",
         "onnx_fp32": "onnx",
         "onnx_int8": "onnx-int8",
     }[path]
     device = "cuda" if path.endswith("gpu") else "cpu"
     predictor = ClausePredictor(
-        export_dir, backend=backend, device=device if backend == "torch" else None
+        export_dir,
+        backend=backend,
+        device=device if backend == "torch" else None,
+        precision="fp32" if path.startswith("torch_fp32") else "auto",
     )
     predictor.predict_proba(texts[:1])
     first = time.time() - launched if launched else None
     predictor.predict_proba(texts[:8])  # first-call set-up is not throughput
     start = time.perf_counter()
-    probs = predictor.predict_proba(texts, batch_size=64)
+    # Each backend's own batch size: 64 clauses on CPU, 512 with PyTorch on a GPU.
+    probs = predictor.predict_proba(texts)
     return probs, time.perf_counter() - start, first
 
 
@@ -167,7 +173,8 @@ def measure_speed(export_dir: Path, texts: list[str], work: Path, paths: list[st
             "first_clause_s": info.get("first_clause_s"),
         }
         probs[path] = np.load(out)
-    ref_flags = apply_thresholds(probs[REFERENCE], meta.thresholds) if REFERENCE in probs else None
+    reference = next((p for p in REFERENCES if p in probs), None)
+    ref_flags = apply_thresholds(probs[reference], meta.thresholds) if reference else None
     base = results.get(BASELINE, {}).get("clauses_per_s")
     for path, p in probs.items():
         r = results[path]
@@ -177,9 +184,10 @@ def measure_speed(export_dir: Path, texts: list[str], work: Path, paths: list[st
         if base:
             r["speedup_vs_pipeline_b32"] = r["clauses_per_s"] / base
         if ref_flags is not None:
+            r["agreement_reference"] = reference
             r["label_agreement_vs_torch_fp32"] = float((flags == ref_flags).mean())
             r["clause_agreement_vs_torch_fp32"] = float((flags == ref_flags).all(axis=1).mean())
-            r["max_abs_prob_diff_vs_torch_fp32"] = float(np.abs(p - probs[REFERENCE]).max())
+            r["max_abs_prob_diff_vs_torch_fp32"] = float(np.abs(p - probs[reference]).max())
     return results
 
 
@@ -380,6 +388,43 @@ def format_ota(ota: dict) -> str:
     return "\n".join(lines)
 
 
+def speed_paths(value: str | None) -> list[str]:
+    """The speed paths asked for (`--paths`), or every CPU path and, on a CUDA machine, the GPU
+    paths."""
+    if value:
+        paths = [p.strip() for p in value.split(",") if p.strip()]
+        unknown = [p for p in paths if p not in SPEED_PATHS + GPU_PATHS]
+        if unknown:
+            raise SystemExit(
+                f"error: --paths: unknown path(s) {', '.join(unknown)}; choose from "
+                f"{', '.join(SPEED_PATHS + GPU_PATHS)}"
+            )
+        return paths
+    import torch
+
+    return list(SPEED_PATHS) + (list(GPU_PATHS) if torch.cuda.is_available() else [])
+
+
+def speed_clauses(args: argparse.Namespace, raw_dir: Path, export_dir: Path) -> list[str]:
+    """The clauses every speed path scores: `--clauses` (a JSON list of strings) or `--n`
+    sampled from the corpus."""
+    from train.modelio import load_meta
+
+    if args.clauses is None:
+        return sample_corpus_clauses(
+            raw_dir, args.n, args.seed, 4 * load_meta(export_dir / "hf").max_length
+        )
+    try:
+        texts = json.loads(args.clauses.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise SystemExit(f"error: --clauses {args.clauses}: {err}") from None
+    if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+        raise SystemExit(
+            f"error: --clauses {args.clauses}: expected a non-empty JSON list of strings"
+        )
+    return texts
+
+
 def main(argv: list[str] | None = None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--worker":
@@ -396,6 +441,19 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--output", default="outputs/bench")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument(
+        "--paths",
+        default=None,
+        help=f"comma-separated speed paths (default: {', '.join(SPEED_PATHS)}, and "
+        f"{', '.join(GPU_PATHS)} on a CUDA machine)",
+    )
+    parser.add_argument(
+        "--clauses",
+        type=Path,
+        default=None,
+        help="a JSON list of clause texts for the speed table instead of --n clauses sampled "
+        "from RAW_DIR's corpus (for a machine without the raw sources)",
+    )
     parser.add_argument("--skip-ota", action="store_true")
     parser.add_argument("--ota-backend", default="torch", help="backend for the real-world table")
     parser.add_argument("--skip-diff", action="store_true", help="skip the large-diff timing")
@@ -418,14 +476,9 @@ def main(argv: list[str] | None = None) -> dict:
     }
     started = time.time()
     if not args.skip_speed:
-        from train.modelio import load_meta
-
-        texts = sample_corpus_clauses(
-            raw_dir, args.n, args.seed, 4 * load_meta(export_dir / "hf").max_length
-        )
-        import torch
-
-        paths = list(SPEED_PATHS) + (list(GPU_PATHS) if torch.cuda.is_available() else [])
+        paths = speed_paths(args.paths)
+        texts = speed_clauses(args, raw_dir, export_dir)
+        report["n_clauses"] = len(texts)
         report["speed"] = measure_speed(export_dir, texts, out, paths)
         print(format_speed(report["speed"]))
         report["labelled_document_gold_rates"] = labelled_gold_rates(Path(args.data))

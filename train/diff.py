@@ -92,7 +92,7 @@ class CachedScorer:
     them (`has_embeddings`). With a backend whose scores depend on the batch (int8), `settle`
     scores texts near a decision again one at a time."""
 
-    def __init__(self, predictor, batch_size: int = 64) -> None:
+    def __init__(self, predictor, batch_size: int | None = None) -> None:
         self.predictor = predictor
         self.labels = list(predictor.labels)
         self.thresholds = np.asarray(predictor.thresholds, dtype=float)

@@ -60,7 +60,19 @@ def load_meta(folder: str | Path) -> ModelMeta:
     return ModelMeta(**{k: v for k, v in data.items() if k in known})
 
 
-def tokenize_texts(tokenizer, texts: list[str], max_length: int, padding: bool | str = False):
+def tokenize_texts(
+    tokenizer,
+    texts: list[str],
+    max_length: int,
+    padding: bool | str = False,
+    return_tensors: str | None = None,
+):
     """Tokenise clauses the same way for training, inference and export (truncate to the model's
     max length; padding is left to the batch collator unless asked for)."""
-    return tokenizer(list(texts), truncation=True, max_length=max_length, padding=padding)
+    return tokenizer(
+        list(texts),
+        truncation=True,
+        max_length=max_length,
+        padding=padding,
+        return_tensors=return_tensors,
+    )

@@ -48,7 +48,7 @@ from train.cli import configure_logging
 from train.distributed import DistInfo, dist_context, rank_marker, wait_for_workers
 from train.documents import MAX_DOCUMENT_BYTES, InputDocument, expand_inputs
 from train.errors import RunError
-from train.inference import MAX_BATCH_TOKENS
+from train.inference import CPU_BATCH_SIZE, GPU_BATCH_SIZE, MAX_BATCH_TOKENS
 from train.language import summarise_language
 from train.outputs import (
     CLAUSES_FILE,
@@ -89,7 +89,7 @@ def predict_corpus(
     inputs: Sequence[str | Path],
     output_dir: str | Path,
     backend: str = "auto",
-    batch_size: int = 64,
+    batch_size: int | None = None,
     docs_per_chunk: int = 32,
     progress: bool = True,
     *,
@@ -232,7 +232,7 @@ def _run_pending(
     *,
     total: int,
     progress: bool,
-    batch_size: int,
+    batch_size: int | None,
     docs_per_chunk: int,
     max_chunk_clauses: int,
     min_words: int,
@@ -324,8 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--batch-size",
         type=_positive_int,
-        default=64,
-        help=f"clauses per forward pass at most (on CPU long clauses go fewer at a time: {MAX_BATCH_TOKENS:,} padded tokens a pass)",
+        default=None,
+        help=f"clauses per forward pass at most (default {CPU_BATCH_SIZE} on CPU, {GPU_BATCH_SIZE} with PyTorch on a GPU; on CPU long clauses go fewer at a time: {MAX_BATCH_TOKENS:,} padded tokens a pass)",
     )
     p.add_argument(
         "--docs-per-chunk",

@@ -33,7 +33,7 @@ def scoring_chunks(
 
 
 def score_isolated(
-    predictor, chunk: list[WorkUnit], batch_size: int
+    predictor, chunk: list[WorkUnit], batch_size: int | None
 ) -> tuple[list[dict], list[dict]]:
     """Score a chunk; when that fails, score its documents one by one, and inside a failing
     document its clauses one by one, so one bad document or record lands in `skipped.csv` with
@@ -65,7 +65,7 @@ def score_isolated(
 
 
 def _score_chunk(
-    predictor, chunk: list[WorkUnit], batch_size: int
+    predictor, chunk: list[WorkUnit], batch_size: int | None
 ) -> tuple[list[dict], list[dict]]:
     """Score every clause of a chunk -> (records, units)."""
     texts = [c[3] for unit in chunk for c in unit.clauses]
