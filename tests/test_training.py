@@ -759,3 +759,64 @@ def test_worker_tokenisation_scores_like_the_in_process_path(tiny_trained_model,
     workers, worker_vectors = predictor.predict_with_embeddings(texts, batch_size=8)
     np.testing.assert_allclose(workers, direct, atol=1e-5)
     np.testing.assert_allclose(worker_vectors, direct_vectors, atol=1e-5)
+
+
+def test_gpu_bundle_halves_the_weights_and_keeps_the_dataset(tiny_model_dir, tmp_path):
+    """`scripts/gpu_bundle.py`: the base model's float weights in fp16 (integer buffers as they
+    were), every other file copied, and each JSONL split xz-compressed byte for byte."""
+    import importlib.util
+    import lzma
+
+    from safetensors.torch import load_file
+
+    spec = importlib.util.spec_from_file_location(
+        "gpu_bundle_script", Path(__file__).parents[1] / "scripts" / "gpu_bundle.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    script.pack_base_model(Path(tiny_model_dir), tmp_path / "base")
+    original = load_file(Path(tiny_model_dir) / "model.safetensors")
+    half = load_file(tmp_path / "base" / "model.fp16.safetensors")
+    assert set(half) == set(original)
+    for name, tensor in original.items():
+        if tensor.is_floating_point():
+            assert str(half[name].dtype) == "torch.float16"
+            np.testing.assert_allclose(half[name].float(), tensor, atol=2e-3, rtol=1e-3)
+        else:
+            assert half[name].dtype == tensor.dtype and bool((half[name] == tensor).all())
+    assert (tmp_path / "base" / "config.json").read_bytes() == (
+        Path(tiny_model_dir) / "config.json"
+    ).read_bytes()
+    assert not (tmp_path / "base" / "model.safetensors").exists()
+
+    data = tmp_path / "processed"
+    (data / "jsonl").mkdir(parents=True)
+    for split in script.SPLITS:
+        (data / "jsonl" / f"{split}.jsonl").write_text(f'{{"text": "{split} clause"}}\n')
+    (data / "stats.json").write_text('{"content_hash": "abc"}')
+    script.pack_dataset(data, tmp_path / "data")
+    with lzma.open(tmp_path / "data" / "validation.jsonl.xz", "rt") as f:
+        assert f.read() == '{"text": "validation clause"}\n'
+    (data / "jsonl" / "test.jsonl").unlink()
+    with pytest.raises(SystemExit, match="test.jsonl: missing"):
+        script.pack_dataset(data, tmp_path / "again")
+
+
+def test_gpu_check_script_parses_and_stops_without_a_gpu(tmp_path):
+    """`scripts/gpu_check.sh` is valid bash, and on a machine without `nvidia-smi` it stops at
+    once with a non-zero exit (it never trains on the CPU by mistake)."""
+    import subprocess
+
+    script = Path(__file__).parents[1] / "scripts" / "gpu_check.sh"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    (tmp_path / "bundle").mkdir()
+    bash = subprocess.run(["which", "bash"], capture_output=True, text=True).stdout.strip()
+    run = subprocess.run(
+        [bash, str(script), str(tmp_path / "bundle"), str(tmp_path / "out")],
+        env={"HOME": str(tmp_path), "PATH": f"{tmp_path}:{Path(bash).parent}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode != 0
+    assert not (tmp_path / "out" / "train_summary.json").exists()
