@@ -23,11 +23,20 @@ PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x8
 SPLITS = ("train", "validation", "test")
 
 
-def pack_base_model(source: Path, out: Path) -> None:
-    """Every file of the base model folder, its floating-point weights cast to fp16."""
+def cast_float_weights(source: Path, target: Path, dtype: str) -> None:
+    """A safetensors file with its floating-point tensors cast to `dtype` ("float16" to carry a
+    model, "float32" to train or score it again); integer buffers are kept as they are."""
     import torch
     from safetensors.torch import load_file, save_file
 
+    to = getattr(torch, dtype)
+    weights = load_file(source)
+    cast = {k: (v.to(to) if v.is_floating_point() else v).contiguous() for k, v in weights.items()}
+    save_file(cast, target, metadata={"format": "pt"})
+
+
+def pack_base_model(source: Path, out: Path) -> None:
+    """Every file of the base model folder, its floating-point weights cast to fp16."""
     out.mkdir(parents=True, exist_ok=True)
     for path in source.iterdir():
         if path.name == "model.safetensors" or path.name.startswith("."):
@@ -36,12 +45,7 @@ def pack_base_model(source: Path, out: Path) -> None:
             shutil.copytree(path, out / path.name, dirs_exist_ok=True)
         else:
             shutil.copy2(path, out / path.name)
-    weights = load_file(source / "model.safetensors")
-    half = {
-        k: (v.to(torch.float16) if v.is_floating_point() else v).contiguous()
-        for k, v in weights.items()
-    }
-    save_file(half, out / "model.fp16.safetensors", metadata={"format": "pt"})
+    cast_float_weights(source / "model.safetensors", out / "model.fp16.safetensors", "float16")
 
 
 def pack_dataset(data_dir: Path, out: Path) -> None:

@@ -31,14 +31,13 @@ python3 - "$BUNDLE" "$WORK" <<'PY' || exit 1
 import json, lzma, random, shutil, sys
 from pathlib import Path
 from datasets import Dataset, DatasetDict
-from safetensors.torch import load_file, save_file
+sys.path.insert(0, "scripts")
+from gpu_bundle import SPLITS, cast_float_weights
 bundle, work = Path(sys.argv[1]), Path(sys.argv[2])
 shutil.copytree(bundle / "base", work / "base", ignore=shutil.ignore_patterns("*.safetensors"))
-weights = load_file(bundle / "base" / "model.fp16.safetensors")
-save_file({k: (v.float() if v.is_floating_point() else v).contiguous() for k, v in weights.items()},
-          work / "base" / "model.safetensors", metadata={"format": "pt"})
+cast_float_weights(bundle / "base" / "model.fp16.safetensors", work / "base" / "model.safetensors", "float32")
 rows = {}
-for split in ("train", "validation", "test"):
+for split in SPLITS:
     with lzma.open(bundle / "data" / f"{split}.jsonl.xz", "rt", encoding="utf-8") as f:
         rows[split] = [json.loads(line) for line in f]
 DatasetDict({k: Dataset.from_list(v) for k, v in rows.items()}).save_to_disk(str(work / "data" / "dataset"))
@@ -63,10 +62,10 @@ MODEL=outputs/$RUN/model
 cp outputs/$RUN/train_summary.json "$OUT/"
 python3 - "$MODEL" "$OUT" <<'PY'
 import sys
-from safetensors.torch import load_file, save_file
-weights = load_file(f"{sys.argv[1]}/model.safetensors")
-save_file({k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in weights.items()},
-          f"{sys.argv[2]}/model-fp16.safetensors", metadata={"format": "pt"})
+from pathlib import Path
+sys.path.insert(0, "scripts")
+from gpu_bundle import cast_float_weights
+cast_float_weights(Path(sys.argv[1], "model.safetensors"), Path(sys.argv[2], "model-fp16.safetensors"), "float16")
 PY
 tar czf "$OUT/model-files.tgz" -C "outputs/$RUN" --exclude=model.safetensors model config.yaml
 
