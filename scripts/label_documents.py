@@ -5,8 +5,9 @@
   agreement         Cohen's kappa per label over the double-labelled clauses (JSON)
   disagreements     list the clauses the two passes disagree on, with text, for adjudication
   adjudicate FILE   set final labels: lines `source<TAB>document<TAB>start:end<TAB>CODES`
-  candidates        sheets of every AI-pattern match with no hand label yet (all sources), in
-                    batches, with a git-ignored map of ids to references
+  candidates        sheets of every pattern match (AI; in CLAUDETTE also content licence and
+                    terms change) lacking a hand label it asks for, in batches, with a
+                    git-ignored map of ids to references (`--pattern` for one pattern)
   import-candidates BATCH FILE   hand labels of a candidate batch -> data/mined_labels.jsonl
 
 A batch is a value of the `batch` column of data/labelled_documents.csv; BATCH may also be a
@@ -85,6 +86,11 @@ def main() -> int:
     sub.add_parser("disagreements")
     p = sub.add_parser("candidates")
     p.add_argument("--batch-size", type=int, default=300)
+    p.add_argument(
+        "--pattern",
+        choices=("ai", "license", "terms_change"),
+        help="only this pattern's candidates (batches named cand-<pattern>-NN)",
+    )
     p = sub.add_parser("import-candidates")
     p.add_argument("batch")
     p.add_argument("answers", type=Path)
@@ -143,7 +149,9 @@ def main() -> int:
         elif args.command == "candidates":
             from train.candidates import write_candidate_sheets
 
-            batches = write_candidate_sheets(args.raw_dir, taxonomy, WORK, args.batch_size)
+            batches = write_candidate_sheets(
+                args.raw_dir, taxonomy, WORK, args.batch_size, args.pattern
+            )
             for name, n in batches.items():
                 print(f"{WORK / (name + '.sheet.txt')}: {n} clauses")
         elif args.command == "import-candidates":

@@ -43,11 +43,17 @@ from train.mining import (
     EXHAUSTIVE_LICENSE_SOURCES,
     LICENSE_NEGATIVE_SOURCES,
     MINED_LABELS,
+    TERMS_CHANGE_MINED_SOURCES,
     HandLabel,
     load_mined_labels,
 )
 from train.paths import DATA_DIR, default_raw_dir
-from train.patterns import may_grant_content_rights, mentions_ai, mentions_content_license
+from train.patterns import (
+    may_grant_content_rights,
+    mentions_ai,
+    mentions_content_license,
+    mentions_terms_change,
+)
 from train.records import ClauseRecord
 from train.segment import is_heading, segment_document
 from train.services import canonical_service
@@ -228,11 +234,14 @@ def _ota_contrib_negatives(raw_dir: Path, cfg: BuildConfig, exhaustive: set[str]
 
 def apply_hand_labels(
     records: list[ClauseRecord], hand: dict[tuple[str, str, str], HandLabel], labels_path: Path
-) -> None:
+) -> int:
     """Join hand labels to the records they reference, then unmask `ai_training` for sources whose
     AI mentions are all labelled, and `content_license` where a sentence cannot grant rights over
-    user content. An unlabelled AI mention (or, in CLAUDETTE, licence mention) stops the build."""
+    user content, and `terms_change` in CLAUDETTE where a sentence cannot be about changing the
+    terms. An unlabelled AI mention (or, in CLAUDETTE, licence mention) stops the build; a
+    CLAUDETTE terms-change candidate with no hand label stays masked. Returns how many did."""
     missing = []
+    unlabelled_changes = 0
     for record in records:
         label = hand.get((record.source, record.document, record.id))
         if label is not None:
@@ -252,6 +261,11 @@ def apply_hand_labels(
                 missing.append(record.id)
             elif not may_grant_content_rights(record.text):
                 record.labels["content_license"] = 0
+        if record.source in TERMS_CHANGE_MINED_SOURCES and "terms_change" not in record.labels:
+            if mentions_terms_change(record.text):
+                unlabelled_changes += 1
+            else:
+                record.labels["terms_change"] = 0
     if missing:
         raise DataError(
             labels_path,
@@ -259,6 +273,7 @@ def apply_hand_labels(
             f"no hand label (first: {missing[:5]}); "
             "run scripts/mine_candidates.py and label them",
         )
+    return unlabelled_changes
 
 
 def _label_negative_where(records: list[ClauseRecord], taxonomy: Taxonomy, rule) -> int:
@@ -319,7 +334,9 @@ def collect_records(cfg: BuildConfig, taxonomy: Taxonomy, stats: dict) -> list[C
     }
     records += labelled
     # After the corpus records too: their known negatives follow the same unmasking rules.
-    apply_hand_labels(records, hand, cfg.mined_labels_path)
+    stats["terms_change_candidates_unlabelled"] = apply_hand_labels(
+        records, hand, cfg.mined_labels_path
+    )
     stats["headings_made_negative"] = label_headings_negative(records, taxonomy)
     stats["other_languages_made_negative"] = label_other_languages_negative(records, taxonomy)
     team: Counter[str] = Counter()

@@ -18,7 +18,7 @@ from train import sources
 from train.errors import DataError
 from train.jsonio import iter_jsonl
 from train.paths import REPO_ROOT
-from train.patterns import mentions_ai, mentions_content_license
+from train.patterns import mentions_ai, mentions_content_license, mentions_terms_change
 from train.taxonomy import Taxonomy
 from train.textnorm import text_sha1
 
@@ -35,6 +35,16 @@ EXHAUSTIVE_AI_SOURCES = (
 )
 # Sources whose content-licence pattern matches are all hand labelled (the miner takes them).
 EXHAUSTIVE_LICENSE_SOURCES = ("claudette_multilingual_en",)
+# Sources whose sentences match the terms-change pattern only through hand labels: a sentence that
+# does not match it is a known `terms_change` negative, one that matches and has no hand label for
+# `terms_change` stays masked (CLAUDETTE tags only the change clauses it judged unfair).
+TERMS_CHANGE_MINED_SOURCES = ("claudette_multilingual_en",)
+# Which labels a candidate pattern asks the annotator to decide, for records of labelled sources.
+PATTERN_LABELS = {
+    "ai": ("ai_training", "content_license"),
+    "license": ("ai_training", "content_license"),
+    "terms_change": ("terms_change",),
+}
 # Sources whose sentences carry no `content_license` annotation of their own: a sentence that cannot
 # be a grant of rights over user content (`patterns.may_grant_content_rights` is False) is a known
 # negative; one that could be and has no hand label stays masked.
@@ -66,20 +76,36 @@ class Candidate:
     text: str
     service: str
     patterns: tuple[str, ...]
+    # The sentence before it in its document (record sources), shown to the annotator: "Such
+    # changes take effect when posted" is about the terms only if the sentence before says so.
+    context: str = ""
+
+    def labels_to_decide(self, taxonomy: Taxonomy) -> tuple[str, ...]:
+        """Every label for a clause of a whole document; for a record of a labelled source, the
+        labels its patterns ask for (its source's own annotations of the others stand)."""
+        if self.ref.source in sources.DOCUMENT_SOURCES:
+            return tuple(taxonomy.names)
+        wanted = {name for p in self.patterns for name in PATTERN_LABELS[p]}
+        return tuple(name for name in taxonomy.names if name in wanted)
 
 
-def _patterns(text: str, with_license: bool) -> tuple[str, ...]:
+def _patterns(text: str, source: str) -> tuple[str, ...]:
     found = []
     if mentions_ai(text):
         found.append("ai")
-    if with_license and mentions_content_license(text):
+    if source in EXHAUSTIVE_LICENSE_SOURCES and mentions_content_license(text):
         found.append("license")
+    if source in TERMS_CHANGE_MINED_SOURCES and mentions_terms_change(text):
+        found.append("terms_change")
     return tuple(found)
 
 
-def iter_candidates(raw_dir: Path, taxonomy: Taxonomy) -> Iterator[Candidate]:
+def iter_candidates(
+    raw_dir: Path, taxonomy: Taxonomy, with_documents: bool = True
+) -> Iterator[Candidate]:
     """Every sentence of the mined sources that matches the AI pattern (and, for CLAUDETTE,
-    the content-licence pattern), in a fixed order."""
+    the content-licence and terms-change patterns), in a fixed order; `with_documents=False`
+    leaves out the whole-document sources (corpus, 2026 documents)."""
     stats: dict = {}
     record_sources = [
         sources.load_tosdr_2021(raw_dir, taxonomy, None, stats),
@@ -88,12 +114,15 @@ def iter_candidates(raw_dir: Path, taxonomy: Taxonomy) -> Iterator[Candidate]:
         sources.load_opp115(raw_dir, taxonomy, stats),
     ]
     for records in record_sources:
+        previous = ("", "")  # (document, text) of the record before
         for record in records:
-            found = _patterns(record.text, record.source == "claudette_multilingual_en")
+            found = _patterns(record.text, record.source)
             if found:
                 ref = Reference(record.source, record.document, record.id, text_sha1(record.text))
-                yield Candidate(ref, record.text, record.service, found)
-    for name, kind in sources.DOCUMENT_SOURCES.items():
+                context = previous[1] if previous[0] == record.document else ""
+                yield Candidate(ref, record.text, record.service, found, context)
+            previous = (record.document, record.text)
+    for name, kind in sources.DOCUMENT_SOURCES.items() if with_documents else ():
         paths = kind.documents(raw_dir)
         if name == sources.OTA_CONTRIB:
             paths = [p for p in paths if p.parts[-3] == "current"]  # training material only
@@ -103,7 +132,7 @@ def iter_candidates(raw_dir: Path, taxonomy: Taxonomy) -> Iterator[Candidate]:
                 continue
             _, clauses = kind.segment(path)
             for clause in clauses:
-                found = _patterns(clause.text, False)
+                found = _patterns(clause.text, name)
                 if found:
                     ref = Reference(
                         name,
@@ -124,6 +153,7 @@ def write_candidates(candidates: Iterator[Candidate], path: Path) -> int:
                 **asdict(candidate.ref),
                 "service": candidate.service,
                 "patterns": list(candidate.patterns),
+                "context": candidate.context,
                 "text": candidate.text,
             }
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -158,3 +188,16 @@ def load_mined_labels(path: Path, taxonomy: Taxonomy) -> dict[tuple[str, str, st
             raise DataError(path, f"duplicate reference {ref.key}", line_no)
         table[ref.key] = HandLabel(ref, labels, checked)
     return table
+
+
+MINED_FIELDS = ("source", "document", "locator", "sha1", "labels", "checked", "note")
+
+
+def write_mined_labels(rows: list[dict], path: Path = MINED_LABELS) -> None:
+    """Rewrite the hand-label file (one reference per line, fields in a fixed order), through a
+    temporary file so that an interrupted write leaves the old file whole."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps({k: row[k] for k in MINED_FIELDS}, ensure_ascii=False) + "\n")
+    tmp.replace(path)

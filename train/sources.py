@@ -298,12 +298,17 @@ def read_claudette_document(raw_dir: Path, name: str) -> list[tuple[str, list[st
 
 
 def load_claudette(raw_dir: Path, taxonomy: Taxonomy, stats: dict) -> Iterator[ClauseRecord]:
-    """CLAUDETTE: every sentence is annotated, so `terms_change` (ch2/ch3) is known for all."""
+    """CLAUDETTE: a sentence tagged ch2/ch3 is a `terms_change` candidate (1, until its hand label
+    in `data/mined_labels.jsonl` says otherwise: many are changes to the service). An untagged
+    sentence carries no label here: CLAUDETTE tags the change clauses its annotators judged
+    potentially unfair, not every sentence about changing the terms ("changes are effective when
+    posted" is untagged), so the build decides it from the hand labels and the candidate pattern
+    (`dataset.apply_hand_labels`)."""
     for name in claudette_documents(raw_dir):
         for index, (sentence, tags) in enumerate(read_claudette_document(raw_dir, name)):
             if not sentence:
                 continue
-            positive = bool(CLAUDETTE_TERMS_CHANGE_TAGS.intersection(tags))
+            tagged = bool(CLAUDETTE_TERMS_CHANGE_TAGS.intersection(tags))
             yield ClauseRecord(
                 id=f"claudette-{name}-{index}",
                 text=sentence,
@@ -311,7 +316,7 @@ def load_claudette(raw_dir: Path, taxonomy: Taxonomy, stats: dict) -> Iterator[C
                 service=name,
                 document=name,
                 license=LICENSES["claudette_multilingual_en"],
-                labels={"terms_change": int(positive)},
+                labels={"terms_change": 1} if tagged else {},
             )
 
 
