@@ -16,6 +16,7 @@ from fixture_builder import (
     copy_raw,
     make_config,
     mined_label_rows,
+    record_texts,
 )
 
 from train import sources
@@ -970,3 +971,26 @@ def test_candidate_sheet_asks_only_for_labels_not_decided_yet(tmp_path):
     }
     line, ref = asked([*mined_label_rows(raw), done])
     assert "{TC}" in line and ref["checked"] == ["terms_change"]
+
+
+def test_candidate_map_without_checked_labels_keeps_the_old_meaning(tmp_path):
+    from train.candidates import import_candidate_answers
+
+    text = record_texts()["opp115-1002_pinecrest.net-2"]
+    folder = tmp_path / "work"
+    folder.mkdir()
+    ref = {
+        "source": "opp115",
+        "document": "1002_pinecrest.net",
+        "locator": "opp115-1002_pinecrest.net-2",
+        "sha1": text_sha1(text),
+    }
+    (folder / "cand-01.map.json").write_text(json.dumps({"1.0": ref}), encoding="utf-8")
+    answers = tmp_path / "answers.txt"
+    answers.write_text("1.0 AI,DC\n", encoding="utf-8")
+    labels = tmp_path / "mined.jsonl"
+    import_candidate_answers(folder, "cand-01", answers, TAXONOMY, labels)
+    row = json.loads(labels.read_text(encoding="utf-8"))
+    # A record of a labelled source: only the AI and licence labels were asked for.
+    assert row["checked"] == ["ai_training", "content_license"]
+    assert row["labels"] == ["ai_training"]

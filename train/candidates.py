@@ -20,10 +20,12 @@ from train.errors import DataError
 from train.jsonio import iter_jsonl
 from train.mining import (
     MINED_LABELS,
+    PATTERN_LABELS,
     iter_candidates,
     load_mined_labels,
     write_mined_labels,
 )
+from train.sources import DOCUMENT_SOURCES
 from train.taxonomy import Taxonomy
 
 
@@ -97,7 +99,11 @@ def import_candidate_answers(
     }
     for cid, ref in mapping.items():
         key = (ref["source"], ref["document"], ref["locator"])
-        checked = ref.get("checked") or list(taxonomy.names)
+        # Maps written before sheets named their labels: every label for a whole document's
+        # clause, the AI and licence labels for a record of a labelled source.
+        checked = ref.get("checked") or list(
+            taxonomy.names if ref["source"] in DOCUMENT_SOURCES else PATTERN_LABELS["ai"]
+        )
         names, note = answers[cid]
         fresh = {k: ref[k] for k in ("source", "document", "locator", "sha1")}
         row = rows.setdefault(key, {**fresh, "labels": [], "checked": [], "note": ""})
