@@ -32,6 +32,7 @@ from train.doc_labels import (
     write_sheet,
 )
 from train.errors import DataError
+from train.mining import PATTERN_LABELS
 from train.paths import REPO_ROOT, default_raw_dir
 from train.taxonomy import load_taxonomy
 
@@ -88,7 +89,7 @@ def main() -> int:
     p.add_argument("--batch-size", type=int, default=300)
     p.add_argument(
         "--pattern",
-        choices=("ai", "license", "terms_change"),
+        choices=tuple(PATTERN_LABELS),
         help="only this pattern's candidates (batches named cand-<pattern>-NN)",
     )
     p = sub.add_parser("import-candidates")

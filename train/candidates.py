@@ -15,7 +15,13 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from train.doc_labels import LABEL_CODES, LABELLED_DOCUMENTS, load_manifest, parse_answers
+from train.doc_labels import (
+    LABEL_CODES,
+    LABELLED_DOCUMENTS,
+    load_manifest,
+    parse_answers,
+    sheet_text,
+)
 from train.errors import DataError
 from train.jsonio import iter_jsonl
 from train.mining import (
@@ -66,18 +72,13 @@ def write_candidate_sheets(
                 "decide only the labels in braces; `before:` is the sentence before, context only)\n"
             )
             for i, (c, wanted) in enumerate(chunk):
-                text = " / ".join(part.strip() for part in c.text.splitlines())
                 ask = ",".join(codes[n] for n in wanted)
-                before = f" (before: {_one_line(c.context)})" if c.context else ""
-                fh.write(f"1.{i}\t[{c.service}] {{{ask}}}{before} {text}\n")
+                before = f" (before: {sheet_text(c.context)})" if c.context else ""
+                fh.write(f"1.{i}\t[{c.service}] {{{ask}}}{before} {sheet_text(c.text)}\n")
                 mapping[f"1.{i}"] = {**asdict(c.ref), "checked": list(wanted)}
         (folder / f"{name}.map.json").write_text(json.dumps(mapping), encoding="utf-8")
         batches[name] = len(chunk)
     return batches
-
-
-def _one_line(text: str) -> str:
-    return " / ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 def import_candidate_answers(

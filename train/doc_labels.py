@@ -251,6 +251,11 @@ def load_labelled_document_records(
 # ----------------------------------------------------------------------------- labelling sheets
 
 
+def sheet_text(text: str) -> str:
+    """A clause on one sheet line: its non-blank lines, stripped, joined with ` / `."""
+    return " / ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
 def write_sheet(raw_dir: Path, docs: list[LabelledDocument], path: Path) -> int:
     """A reading sheet for annotators: `### <k> <document>` then one `k.i<TAB>text` line per
     clause (newlines inside a clause shown as ` / `). Returns the number of clauses."""
@@ -260,8 +265,7 @@ def write_sheet(raw_dir: Path, docs: list[LabelledDocument], path: Path) -> int:
         for k, doc in enumerate(docs, start=1):
             fh.write(f"### {k} {doc.source}: {doc.document}\n")
             for i, clause in enumerate(document_clauses(raw_dir, doc.source, doc.document)):
-                text = " / ".join(p.strip() for p in clause.text.splitlines() if p.strip())
-                fh.write(f"{k}.{i}\t{text}\n")
+                fh.write(f"{k}.{i}\t{sheet_text(clause.text)}\n")
                 n += 1
     return n
 
