@@ -5,10 +5,14 @@
   agreement         Cohen's kappa per label over the double-labelled clauses (JSON)
   disagreements     list the clauses the two passes disagree on, with text, for adjudication
   adjudicate FILE   set final labels: lines `source<TAB>document<TAB>start:end<TAB>CODES`
-  candidates        sheets of every pattern match (AI; in CLAUDETTE also content licence and
-                    terms change) lacking a hand label it asks for, in batches, with a
-                    git-ignored map of ids to references (`--pattern` for one pattern)
+  candidates        sheets of every pattern match (AI; in CLAUDETTE also content licence, terms
+                    change and data practices) lacking a hand label it asks for, in batches, with
+                    a git-ignored map of ids to references (`--pattern` for one pattern,
+                    `--split` for the services of one split)
   import-candidates BATCH FILE   hand labels of a candidate batch -> data/mined_labels.jsonl
+                    (`--second` for an independent second pass, kept for agreement)
+  adjudicate-candidates FILE     settle candidate labels: lines
+                    `source<TAB>document<TAB>locator<TAB>+CODE,-CODE[<TAB>note]`
 
 A batch is a value of the `batch` column of data/labelled_documents.csv; BATCH may also be a
 comma-separated list of documents' rows given as `source:document` (for a second pass).
@@ -92,9 +96,21 @@ def main() -> int:
         choices=tuple(PATTERN_LABELS),
         help="only this pattern's candidates (batches named cand-<pattern>-NN)",
     )
+    p.add_argument(
+        "--split",
+        choices=("train", "validation", "test"),
+        help="only candidates of services in this split (data/service_splits.csv)",
+    )
     p = sub.add_parser("import-candidates")
     p.add_argument("batch")
     p.add_argument("answers", type=Path)
+    p.add_argument(
+        "--second",
+        action="store_true",
+        help="an independent second pass over a batch imported before (kept for agreement)",
+    )
+    p = sub.add_parser("adjudicate-candidates")
+    p.add_argument("decisions", type=Path)
     p = sub.add_parser("adjudicate")
     p.add_argument("decisions", type=Path)
     args = parser.parse_args()
@@ -151,15 +167,23 @@ def main() -> int:
             from train.candidates import write_candidate_sheets
 
             batches = write_candidate_sheets(
-                args.raw_dir, taxonomy, WORK, args.batch_size, args.pattern
+                args.raw_dir, taxonomy, WORK, args.batch_size, args.pattern, split=args.split
             )
             for name, n in batches.items():
                 print(f"{WORK / (name + '.sheet.txt')}: {n} clauses")
         elif args.command == "import-candidates":
             from train.candidates import import_candidate_answers
 
-            n = import_candidate_answers(WORK, args.batch, args.answers, taxonomy)
-            print(f"imported {n} hand labels into data/mined_labels.jsonl")
+            n = import_candidate_answers(
+                WORK, args.batch, args.answers, taxonomy, second=args.second
+            )
+            what = "second-pass labels" if args.second else "hand labels"
+            print(f"imported {n} {what} into data/mined_labels.jsonl")
+        elif args.command == "adjudicate-candidates":
+            from train.candidates import adjudicate_candidates
+
+            n = adjudicate_candidates(args.decisions, taxonomy)
+            print(f"{n} hand-labelled reference(s) adjudicated in data/mined_labels.jsonl")
         elif args.command == "adjudicate":
             table = load_document_labels(args.labels, taxonomy)
             n = 0

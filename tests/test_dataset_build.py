@@ -377,6 +377,12 @@ def test_dataset_card_parses_and_reports_counts(built):
     assert f"is a negative for every label ({headings} records)" in " ".join(card.text.split())
     other = stats["source_stats"]["other_languages_made_negative"]
     assert f"every label ({other} records, mostly" in " ".join(card.text.split())
+    # CLAUDETTE's data-practice candidates: none of the fixture's is labelled, so all stay masked.
+    masked = stats["source_stats"]["data_candidates_unlabelled"]
+    assert masked > 0
+    text = " ".join(card.text.split())
+    assert "for those four labels (0 sentences: 0 `data_collection`" in text
+    assert f"negative for all four; {masked} matching sentences have no hand label yet" in text
 
 
 def test_stats_count_positives_and_masks(built):

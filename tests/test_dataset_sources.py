@@ -22,7 +22,13 @@ from fixture_builder import (
 from train import sources
 from train.dataset import _corpus_records, apply_hand_labels, collect_records
 from train.errors import DataError
-from train.mining import EXHAUSTIVE_AI_SOURCES, HandLabel, Reference, load_mined_labels
+from train.mining import (
+    DATA_LABELS,
+    EXHAUSTIVE_AI_SOURCES,
+    HandLabel,
+    Reference,
+    load_mined_labels,
+)
 from train.records import ClauseRecord
 from train.services import canonical_service
 from train.taxonomy import load_taxonomy
@@ -408,10 +414,22 @@ def test_apply_hand_labels_sets_checked_labels_and_unmasks_ai_training(tmp_path)
     records = [_record("c-1", ai_text), _record("c-2", plain)]
     hand = _hand("c-1", ai_text, ["ai_training"], ["ai_training", "content_license"])
     apply_hand_labels(records, hand, tmp_path / "labels.jsonl")
-    assert records[0].labels == {"terms_change": 0, "ai_training": 1, "content_license": 0}
+    # Neither sentence can state a data practice: known negatives for the four data labels.
+    no_data = dict.fromkeys(DATA_LABELS, 0)
+    assert records[0].labels == {
+        "terms_change": 0,
+        "ai_training": 1,
+        "content_license": 0,
+        **no_data,
+    }
     # No AI mention in an exhaustive source: a known ai_training negative (unmasked 0); no
     # possible rights grant either, so also a known content_license negative.
-    assert records[1].labels == {"terms_change": 0, "ai_training": 0, "content_license": 0}
+    assert records[1].labels == {
+        "terms_change": 0,
+        "ai_training": 0,
+        "content_license": 0,
+        **no_data,
+    }
     row = records[1].to_row(TAXONOMY, "svc")
     assert row["label_mask"][TAXONOMY.index("ai_training")] == 1
     assert row["label_mask"][TAXONOMY.index("content_license")] == 1
@@ -458,11 +476,43 @@ def test_apply_hand_labels_terms_change_in_claudette(tmp_path, text, hand_labels
     hand = {} if hand_labels is None else _hand("c-9", text, hand_labels, ["terms_change"])
     unlabelled = apply_hand_labels([record], hand, tmp_path / "labels.jsonl")
     assert record.labels.get("terms_change") == expected
-    assert unlabelled == int(expected is None)
+    assert unlabelled["terms_change"] == int(expected is None)
     # Other sources keep their own terms_change annotation (or its absence).
     other = ClauseRecord("o-9", text, "opp115", "Svc", "Doc", "opp115-noncommercial", {})
     apply_hand_labels([other], {}, tmp_path / "labels.jsonl")
     assert "terms_change" not in other.labels
+
+
+@pytest.mark.parametrize(
+    ("text", "hand_labels", "expected"),
+    [
+        # Cannot state a data practice: a known negative for all four data labels.
+        ("Any dispute will be settled by the courts of Luxembourg.", None, 0),
+        ("If any provision is found invalid, the rest stays in full force.", None, 0),
+        # Could (CLAUDETTE does not annotate data practices; no hand label yet): stays masked.
+        ("We may disclose your information to the police if the law requires it.", None, None),
+        ("You can close your account in the settings.", None, None),
+        # Hand labelled for the data labels: the hand label decides.
+        ("We keep your messages for thirty days.", ["data_retention"], "data_retention"),
+        ("You must keep your password secret and not share it.", [], ""),
+    ],
+)
+def test_apply_hand_labels_data_labels_in_claudette(tmp_path, text, hand_labels, expected):
+    record = ClauseRecord("c-8", text, "claudette_multilingual_en", "Svc", "Doc", "cc-by-4.0", {})
+    hand = {} if hand_labels is None else _hand("c-8", text, hand_labels, list(DATA_LABELS))
+    unlabelled = apply_hand_labels([record], hand, tmp_path / "labels.jsonl")
+    got = {name: record.labels.get(name) for name in DATA_LABELS}
+    if expected is None:
+        assert got == dict.fromkeys(DATA_LABELS)
+    elif expected == 0:
+        assert got == dict.fromkeys(DATA_LABELS, 0)
+    else:
+        assert got == {name: int(name == expected) for name in DATA_LABELS}
+    assert unlabelled["data"] == int(expected is None)
+    # Other sources keep their own annotation of these labels (or its absence).
+    other = ClauseRecord("o-8", text, "tosdr_org_2021", "Svc", "Doc", "cc-by-4.0", {})
+    apply_hand_labels([other], {}, tmp_path / "labels.jsonl")
+    assert not set(DATA_LABELS) & set(other.labels)
 
 
 def test_unlabelled_licence_mention_in_claudette_stops_the_build(tmp_path):
@@ -971,6 +1021,162 @@ def test_candidate_sheet_asks_only_for_labels_not_decided_yet(tmp_path):
     }
     line, ref = asked([*mined_label_rows(raw), done])
     assert "{TC}" in line and ref["checked"] == ["terms_change"]
+
+
+def test_data_candidate_sheet_for_one_split_asks_only_the_data_labels(tmp_path):
+    from train.candidates import import_candidate_answers, write_candidate_sheets
+
+    labels = tmp_path / "mined_labels.jsonl"
+    labels.write_text(MINED_LABELS.read_text(encoding="utf-8"), encoding="utf-8")
+    manifest = tmp_path / "labelled_documents.csv"
+    manifest.write_text("source,document,service,split,clauses,clause_list_sha1,batch\n")
+    splits = tmp_path / "service_splits.csv"
+    splits.write_text(
+        "service,split,stratum,since\n"
+        "zoom,test,claudette_multilingual_en,1\n"
+        "larkspur,test,claudette_multilingual_en,1\n"
+        "amazon,train,claudette_multilingual_en,1\n"
+        "booking.com,validation,claudette_multilingual_en,1\n",
+        encoding="utf-8",
+    )
+    folder = tmp_path / "work"
+    batches = write_candidate_sheets(
+        RAW,
+        TAXONOMY,
+        folder,
+        100,
+        "data",
+        labels_path=labels,
+        manifest_path=manifest,
+        split="test",
+        splits_path=splits,
+    )
+    assert list(batches) == ["cand-data-test-01"]
+    mapping = json.loads((folder / "cand-data-test-01.map.json").read_text(encoding="utf-8"))
+    sheet = (folder / "cand-data-test-01.sheet.txt").read_text(encoding="utf-8").splitlines()[1:]
+    by_locator = {ref["locator"]: cid for cid, ref in mapping.items()}
+    # Only the test split's documents, only sentences that may state a data practice.
+    assert {ref["document"] for ref in mapping.values()} == {"Zoom", "Larkspur"}
+    assert "claudette-Larkspur-2" in by_locator  # "terminate your account"
+    assert "claudette-Larkspur-3" not in by_locator  # liability: a known negative
+    # Zoom-4 is labelled already for AI and licence, and matches the AI pattern too: this sheet
+    # asks for the four data labels only.
+    assert {tuple(ref["checked"]) for ref in mapping.values()} == {
+        ("data_collection", "data_sharing", "data_retention", "user_control")
+    }
+    zoom = [line for line in sheet if line.startswith(by_locator["claudette-Zoom-4"] + "\t")]
+    assert zoom[0].split("\t")[1].startswith("[Zoom] {DC,DS,DR,UC} (before: ")
+
+    answers = tmp_path / "answers.txt"
+    answers.write_text(
+        "".join(
+            f"{cid} {'DC' if ref['locator'] == 'claudette-Zoom-4' else '-'}\n"
+            for cid, ref in mapping.items()
+        ),
+        encoding="utf-8",
+    )
+    import_candidate_answers(folder, "cand-data-test-01", answers, TAXONOMY, labels)
+    table = load_mined_labels(labels, TAXONOMY)
+    zoom4 = table[("claudette_multilingual_en", "Zoom", "claudette-Zoom-4")]
+    assert zoom4.labels == ("ai_training", "data_collection")
+    assert set(zoom4.checked) == {"ai_training", "content_license", *DATA_LABELS}
+    # Joined at build time: the hand labels decide, the other sentences are known negatives.
+    records = {r.id: r for r in sources.load_claudette(RAW, TAXONOMY, {})}
+    masked = apply_hand_labels(list(records.values()), table, labels)
+    assert records["claudette-Zoom-4"].labels["data_collection"] == 1
+    assert records["claudette-Larkspur-2"].labels["user_control"] == 0
+    assert records["claudette-Larkspur-3"].labels["data_retention"] == 0
+    # No candidate of the other splits is labelled: they stay masked and are counted.
+    assert masked["data"] == sum(
+        1
+        for r in records.values()
+        if r.document in {"Amazon", "Booking"} and "data_collection" not in r.labels
+    )
+    assert masked["data"] > 0
+
+
+def test_second_pass_and_adjudication_of_candidates(tmp_path):
+    from train.candidates import (
+        adjudicate_candidates,
+        candidate_agreement,
+        import_candidate_answers,
+        write_candidate_sheets,
+    )
+
+    labels = tmp_path / "mined_labels.jsonl"
+    labels.write_text(MINED_LABELS.read_text(encoding="utf-8"), encoding="utf-8")
+    before = labels.read_text(encoding="utf-8")
+    manifest = tmp_path / "labelled_documents.csv"
+    manifest.write_text("source,document,service,split,clauses,clause_list_sha1,batch\n")
+    folder = tmp_path / "work"
+    write_candidate_sheets(
+        RAW, TAXONOMY, folder, 100, "data", labels_path=labels, manifest_path=manifest
+    )
+    mapping = json.loads((folder / "cand-data-01.map.json").read_text(encoding="utf-8"))
+    ids = {ref["locator"]: cid for cid, ref in mapping.items()}
+    zoom4, lark2 = ids["claudette-Zoom-4"], ids["claudette-Larkspur-2"]
+    first = {zoom4: "DC", lark2: "UC"}
+    second = {zoom4: "DC,DS", lark2: "UC"}
+    for name, answers in (("answers", first), ("second", second)):
+        (folder / f"cand-data-01.{name}.txt").write_text(
+            "".join(f"{cid} {answers.get(cid, '-')}\n" for cid in mapping), encoding="utf-8"
+        )
+    # A second pass needs the first one imported: nothing is written before that.
+    with pytest.raises(DataError, match="import the first pass"):
+        import_candidate_answers(
+            folder, "cand-data-01", folder / "cand-data-01.second.txt", TAXONOMY, labels, True
+        )
+    assert labels.read_text(encoding="utf-8") == before
+    import_candidate_answers(
+        folder, "cand-data-01", folder / "cand-data-01.answers.txt", TAXONOMY, labels
+    )
+    import_candidate_answers(
+        folder, "cand-data-01", folder / "cand-data-01.second.txt", TAXONOMY, labels, True
+    )
+    rows = {r["locator"]: r for r in map(json.loads, labels.read_text().splitlines())}
+    assert rows["claudette-Zoom-4"]["double"] == {
+        "checked": list(DATA_LABELS),
+        "a": ["data_collection"],
+        "b": ["data_collection", "data_sharing"],
+    }
+    # The second pass leaves the labels as the first pass gave them; rows without it unchanged.
+    assert rows["claudette-Zoom-4"]["labels"] == ["ai_training", "data_collection"]
+    assert "double" not in rows["tosdr2021-108"]
+    agreement = candidate_agreement(labels, TAXONOMY)
+    assert agreement["sentences"] == len(mapping)
+    assert set(agreement["labels"]) == set(DATA_LABELS)
+    assert agreement["labels"]["data_sharing"]["disagreements"] == 1
+    assert agreement["labels"]["data_sharing"]["positives_b"] == 1
+    assert agreement["labels"]["user_control"]["kappa"] == 1.0
+    assert agreement["labels"]["data_retention"]["kappa"] is None  # never used by either pass
+    with pytest.raises(DataError, match="second pass for these labels already"):
+        import_candidate_answers(
+            folder, "cand-data-01", folder / "cand-data-01.second.txt", TAXONOMY, labels, True
+        )
+
+    decisions = tmp_path / "adjudicated.tsv"
+    ref = mapping[zoom4]
+    decisions.write_text(
+        f"{ref['source']}\t{ref['document']}\t{ref['locator']}\t+DS\tdisclosed to partners\n",
+        encoding="utf-8",
+    )
+    assert adjudicate_candidates(decisions, TAXONOMY, labels) == 1
+    rows = {r["locator"]: r for r in map(json.loads, labels.read_text().splitlines())}
+    assert rows["claudette-Zoom-4"]["labels"] == [
+        "ai_training",
+        "data_collection",
+        "data_sharing",
+    ]
+    assert rows["claudette-Zoom-4"]["note"].endswith("disclosed to partners")
+    # The agreement still compares the passes as answered.
+    assert candidate_agreement(labels, TAXONOMY)["labels"]["data_sharing"]["disagreements"] == 1
+    for edit, message in (("+TC", "not labelled for terms_change"), ("DS", "expected \\+CODE")):
+        decisions.write_text(
+            f"{ref['source']}\t{ref['document']}\t{ref['locator']}\t{edit}\n", encoding="utf-8"
+        )
+        with pytest.raises(DataError, match=message) as err:
+            adjudicate_candidates(decisions, TAXONOMY, labels)
+        assert f"{decisions}:1" in str(err.value)
 
 
 def test_candidate_map_without_checked_labels_keeps_the_old_meaning(tmp_path):

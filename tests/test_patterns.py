@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from train.patterns import mentions_ai, mentions_content_license
+from train.patterns import mentions_ai, mentions_content_license, mentions_data_practice
 
 
 @pytest.mark.parametrize(
@@ -78,3 +78,20 @@ def test_mentions_ai_dotted_acronym(text):
 )
 def test_mentions_content_license(text, expected):
     assert mentions_content_license(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("We collect your IP address when you visit.", True),
+        ("Your posts may remain after you cancel.", True),
+        ("You may opt out at any time.", True),
+        ("We may pass your details to our partners.", True),
+        ("We may delete your account if you have not logged in for two years.", True),
+        ("These terms are governed by the law of California.", False),
+        ("We are not liable for lost playlists or any indirect damage.", False),
+        ("If any provision is found invalid, the rest stays in full force.", False),
+    ],
+)
+def test_data_practice_pattern(text, expected):
+    assert mentions_data_practice(text) is expected

@@ -31,8 +31,13 @@ from train.mining import (
     load_mined_labels,
     write_mined_labels,
 )
+from train.paths import DATA_DIR
+from train.services import canonical_service
 from train.sources import DOCUMENT_SOURCES
+from train.splits import load_service_splits
 from train.taxonomy import Taxonomy
+
+SERVICE_SPLITS = DATA_DIR / "service_splits.csv"
 
 
 def write_candidate_sheets(
@@ -43,11 +48,19 @@ def write_candidate_sheets(
     pattern: str | None = None,
     labels_path: Path = MINED_LABELS,
     manifest_path: Path = LABELLED_DOCUMENTS,
+    split: str | None = None,
+    splits_path: Path = SERVICE_SPLITS,
 ) -> dict[str, int]:
     """Write `<prefix>-NN.sheet.txt` and `<prefix>-NN.map.json` for every candidate that still
     lacks a hand label for a label it asks about (`Candidate.labels_to_decide`); with `pattern`
-    (`ai`, `license`, `terms_change`) only that pattern's candidates, in batches named after it."""
+    (`ai`, `license`, `terms_change`, `data`) only that pattern's candidates, in batches named
+    after it; with `split` only candidates of services in that split (`splits_path`, the
+    committed assignment), so that test documents can be labelled whole first."""
     known = load_mined_labels(labels_path, taxonomy)
+    in_split = None
+    if split is not None:
+        assignment = load_service_splits(splits_path)
+        in_split = {service for service, s in assignment.items() if s == split}
     exhaustive = {d.document for d in load_manifest(manifest_path)}
     codes = {name: code for code, name in LABEL_CODES.items()}
     todo = []
@@ -55,11 +68,18 @@ def write_candidate_sheets(
     for c in iter_candidates(raw_dir, taxonomy, with_documents=pattern in (None, "ai")):
         if c.ref.document in exhaustive or (pattern and pattern not in c.patterns):
             continue
+        if in_split is not None and canonical_service(c.service) not in in_split:
+            continue
         done = known[c.ref.key].checked if c.ref.key in known else ()
         wanted = tuple(n for n in c.labels_to_decide(taxonomy) if n not in done)
+        if pattern and c.ref.source not in DOCUMENT_SOURCES:
+            # A sheet for one pattern asks only for its labels; the others wait for their own.
+            wanted = tuple(n for n in wanted if n in PATTERN_LABELS[pattern])
         if wanted:
             todo.append((c, wanted))
     prefix = "cand" if pattern is None else f"cand-{pattern.replace('_', '')}"
+    if split is not None:
+        prefix += f"-{split}"
     folder.mkdir(parents=True, exist_ok=True)
     batches: dict[str, int] = {}
     for b, first in enumerate(range(0, len(todo), batch_size), start=1):
@@ -81,23 +101,34 @@ def write_candidate_sheets(
     return batches
 
 
+def _label_rows(labels_path: Path, taxonomy: Taxonomy) -> dict[tuple[str, str, str], dict]:
+    load_mined_labels(labels_path, taxonomy)  # validates; the rows below keep their notes
+    return {
+        (r["source"], r["document"], r["locator"]): r
+        for _, r in (iter_jsonl(labels_path) if labels_path.is_file() else ())
+    }
+
+
 def import_candidate_answers(
     folder: Path,
     batch: str,
     answers_path: Path,
     taxonomy: Taxonomy,
     labels_path: Path = MINED_LABELS,
+    second: bool = False,
 ) -> int:
     """Merge the labels of a candidate batch into `mined_labels.jsonl` (references only): a new
     reference is added; one labelled before for other labels gains the newly decided ones. A
-    label decided already for a reference is an error (that would be relabelling)."""
+    label decided already for a reference is an error (that would be relabelling).
+
+    With `second`, `answers_path` is an independent second pass over a batch imported before:
+    both passes (the first read again from `<batch>.answers.txt` in `folder`, before any
+    adjudication) are kept under `double` for the agreement in the dataset card, and the labels
+    stay as they are."""
     mapping = json.loads((folder / f"{batch}.map.json").read_text(encoding="utf-8"))
     answers = parse_answers(answers_path, set(mapping))
-    load_mined_labels(labels_path, taxonomy)  # validates; the rows below keep their notes
-    rows = {
-        (r["source"], r["document"], r["locator"]): r
-        for _, r in (iter_jsonl(labels_path) if labels_path.is_file() else ())
-    }
+    first = parse_answers(folder / f"{batch}.answers.txt", set(mapping)) if second else {}
+    rows = _label_rows(labels_path, taxonomy)
     for cid, ref in mapping.items():
         key = (ref["source"], ref["document"], ref["locator"])
         # Maps written before sheets named their labels: every label for a whole document's
@@ -106,6 +137,19 @@ def import_candidate_answers(
             taxonomy.names if ref["source"] in DOCUMENT_SOURCES else PATTERN_LABELS["ai"]
         )
         names, note = answers[cid]
+        if second:
+            row = rows.get(key)
+            if row is None or not set(checked) <= set(row["checked"]):
+                raise DataError(answers_path, f"{key}: import the first pass before the second")
+            double = row.setdefault("double", {"checked": [], "a": [], "b": []})
+            if set(checked) & set(double["checked"]):
+                raise DataError(answers_path, f"{key} has a second pass for these labels already")
+            double["checked"] = [n for n in taxonomy.names if n in {*double["checked"], *checked}]
+            for side, got in (("a", first[cid][0]), ("b", names)):
+                double[side] = [
+                    n for n in taxonomy.names if n in double[side] or (n in got and n in checked)
+                ]
+            continue
         fresh = {k: ref[k] for k in ("source", "document", "locator", "sha1")}
         row = rows.setdefault(key, {**fresh, "labels": [], "checked": [], "note": ""})
         if row["sha1"] != ref["sha1"]:
@@ -120,3 +164,67 @@ def import_candidate_answers(
         row["note"] = "; ".join(x for x in (row["note"], note) if x)
     write_mined_labels(list(rows.values()), labels_path)
     return len(mapping)
+
+
+def adjudicate_candidates(
+    decisions_path: Path, taxonomy: Taxonomy, labels_path: Path = MINED_LABELS
+) -> int:
+    """Settle hand labels of candidates: lines `source<TAB>document<TAB>locator<TAB>EDITS[<TAB>note]`
+    where EDITS is a comma-separated list of `+CODE` (make the label positive) and `-CODE`
+    (negative), each a label the reference was checked for; the note is appended. Returns the
+    number of references changed."""
+    rows = _label_rows(labels_path, taxonomy)
+    n = 0
+    for line_no, line in enumerate(decisions_path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("//"):
+            continue
+        parts = line.split("\t")
+        if len(parts) < 4:
+            raise DataError(decisions_path, "expected source, document, locator, EDITS", line_no)
+        key = (parts[0], parts[1], parts[2])
+        row = rows.get(key)
+        if row is None:
+            raise DataError(decisions_path, f"no hand-labelled reference {key}", line_no)
+        labels = set(row["labels"])
+        for edit in parts[3].strip().split(","):
+            sign, code = edit[:1], edit[1:].upper()
+            name = LABEL_CODES.get(code)
+            if not sign or sign not in "+-" or name is None:
+                raise DataError(decisions_path, f"expected +CODE or -CODE, got {edit!r}", line_no)
+            if name not in row["checked"]:
+                raise DataError(decisions_path, f"{key} was not labelled for {name}", line_no)
+            (labels.add if sign == "+" else labels.discard)(name)
+        row["labels"] = [name for name in taxonomy.names if name in labels]
+        note = parts[4].strip() if len(parts) > 4 else ""
+        row["note"] = "; ".join(x for x in (row["note"], note) if x)
+        n += 1
+    write_mined_labels(list(rows.values()), labels_path)
+    return n
+
+
+def candidate_agreement(labels_path: Path, taxonomy: Taxonomy) -> dict:
+    """Cohen's kappa per label over the hand-labelled candidates labelled twice (the two passes
+    as answered, before adjudication), for each label over the references double-labelled for it."""
+    from sklearn.metrics import cohen_kappa_score
+
+    rows = [r for _, r in iter_jsonl(labels_path) if "double" in r] if labels_path.is_file() else []
+    out: dict = {"sentences": len(rows), "labels": {}}
+    for name in taxonomy.names:
+        pairs = [
+            (int(name in r["double"]["a"]), int(name in r["double"]["b"]))
+            for r in rows
+            if name in r["double"]["checked"]
+        ]
+        if not pairs:
+            continue
+        a, b = zip(*pairs, strict=True)
+        agree = sum(x == y for x, y in pairs)
+        kappa = cohen_kappa_score(a, b) if len(set(a) | set(b)) > 1 else None
+        out["labels"][name] = {
+            "sentences": len(pairs),
+            "kappa": None if kappa is None else round(float(kappa), 4),
+            "positives_a": sum(a),
+            "positives_b": sum(b),
+            "disagreements": len(pairs) - agree,
+        }
+    return out

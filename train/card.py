@@ -60,5 +60,6 @@ def render_dataset_card(stats: dict, taxonomy: Taxonomy) -> str:
         team_hard=team.get("hard_negative", 0),
         documents=documents,
         agreement=stats.get("agreement", {}),
+        candidate_agreement=stats.get("candidate_agreement", {}),
     )
     return str(card)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from train import ota, sources
+from train.candidates import candidate_agreement
 from train.dataset_outputs import (
     compute_stats,
     content_hash,
@@ -39,6 +40,8 @@ from train.errors import DataError
 from train.language import detect_language, is_other_language
 from train.leakage import NearDuplicateIndex, check_no_leakage, find_cross_split_collisions
 from train.mining import (
+    DATA_LABELS,
+    DATA_MINED_SOURCES,
     EXHAUSTIVE_AI_SOURCES,
     EXHAUSTIVE_LICENSE_SOURCES,
     LICENSE_NEGATIVE_SOURCES,
@@ -52,6 +55,7 @@ from train.patterns import (
     may_grant_content_rights,
     mentions_ai,
     mentions_content_license,
+    mentions_data_practice,
     mentions_terms_change,
 )
 from train.records import ClauseRecord
@@ -234,14 +238,16 @@ def _ota_contrib_negatives(raw_dir: Path, cfg: BuildConfig, exhaustive: set[str]
 
 def apply_hand_labels(
     records: list[ClauseRecord], hand: dict[tuple[str, str, str], HandLabel], labels_path: Path
-) -> int:
+) -> dict[str, int]:
     """Join hand labels to the records they reference, then unmask `ai_training` for sources whose
     AI mentions are all labelled, and `content_license` where a sentence cannot grant rights over
-    user content, and `terms_change` in CLAUDETTE where a sentence cannot be about changing the
-    terms. An unlabelled AI mention (or, in CLAUDETTE, licence mention) stops the build; a
-    CLAUDETTE terms-change candidate with no hand label stays masked. Returns how many did."""
+    user content; in CLAUDETTE also `terms_change` where a sentence cannot be about changing the
+    terms, and the four data labels where it cannot state a data practice. An unlabelled AI
+    mention (or, in CLAUDETTE, licence mention) stops the build; a CLAUDETTE terms-change or
+    data-practice candidate with no hand label stays masked for those labels. Returns how many
+    candidates stayed masked, by pattern (`terms_change`, `data`)."""
     missing = []
-    unlabelled_changes = 0
+    unlabelled = {"terms_change": 0, "data": 0}
     for record in records:
         label = hand.get((record.source, record.document, record.id))
         if label is not None:
@@ -263,9 +269,15 @@ def apply_hand_labels(
                 record.labels["content_license"] = 0
         if record.source in TERMS_CHANGE_MINED_SOURCES and "terms_change" not in record.labels:
             if mentions_terms_change(record.text):
-                unlabelled_changes += 1
+                unlabelled["terms_change"] += 1
             else:
                 record.labels["terms_change"] = 0
+        undecided = [n for n in DATA_LABELS if n not in record.labels]
+        if record.source in DATA_MINED_SOURCES and undecided:
+            if mentions_data_practice(record.text):
+                unlabelled["data"] += 1
+            else:
+                record.labels.update(dict.fromkeys(undecided, 0))
     if missing:
         raise DataError(
             labels_path,
@@ -273,7 +285,7 @@ def apply_hand_labels(
             f"no hand label (first: {missing[:5]}); "
             "run scripts/mine_candidates.py and label them",
         )
-    return unlabelled_changes
+    return unlabelled
 
 
 def _label_negative_where(records: list[ClauseRecord], taxonomy: Taxonomy, rule) -> int:
@@ -334,9 +346,9 @@ def collect_records(cfg: BuildConfig, taxonomy: Taxonomy, stats: dict) -> list[C
     }
     records += labelled
     # After the corpus records too: their known negatives follow the same unmasking rules.
-    stats["terms_change_candidates_unlabelled"] = apply_hand_labels(
-        records, hand, cfg.mined_labels_path
-    )
+    masked = apply_hand_labels(records, hand, cfg.mined_labels_path)
+    stats["terms_change_candidates_unlabelled"] = masked["terms_change"]
+    stats["data_candidates_unlabelled"] = masked["data"]
     stats["headings_made_negative"] = label_headings_negative(records, taxonomy)
     stats["other_languages_made_negative"] = label_other_languages_negative(records, taxonomy)
     team: Counter[str] = Counter()
@@ -380,6 +392,14 @@ def _mined_stats(hand: dict[tuple[str, str, str], HandLabel]) -> dict:
             counts["labelled_other"] += 1
         for name in label.labels:
             counts[f"positive:{name}"] += 1
+        # CLAUDETTE's terms-change and data-practice candidates.
+        if label.ref.source in TERMS_CHANGE_MINED_SOURCES and "terms_change" in label.checked:
+            counts["terms_change_labelled"] += 1
+            counts["terms_change_positive"] += "terms_change" in label.labels
+        if label.ref.source in DATA_MINED_SOURCES and set(DATA_LABELS) <= set(label.checked):
+            counts["data_labelled"] += 1
+            for name in set(DATA_LABELS) & set(label.labels):
+                counts[f"data_positive:{name}"] += 1
     return dict(sorted(counts.items()))
 
 
@@ -521,6 +541,7 @@ def build(cfg: BuildConfig) -> dict:
     rows = {s: [r.to_row(taxonomy, r.service) for r in recs] for s, recs in splits.items()}
     stats["labelled_documents"] = labelled_document_stats(rows, cfg, taxonomy)
     stats["agreement"] = agreement(cfg.document_labels_path, taxonomy)
+    stats["candidate_agreement"] = candidate_agreement(cfg.mined_labels_path, taxonomy)
     out = cfg.output_dir
     out.mkdir(parents=True, exist_ok=True)
     jsonl_paths = [out / "jsonl" / f"{s}.jsonl" for s in SPLITS]

@@ -18,7 +18,12 @@ from train import sources
 from train.errors import DataError
 from train.jsonio import iter_jsonl
 from train.paths import REPO_ROOT
-from train.patterns import mentions_ai, mentions_content_license, mentions_terms_change
+from train.patterns import (
+    mentions_ai,
+    mentions_content_license,
+    mentions_data_practice,
+    mentions_terms_change,
+)
 from train.taxonomy import Taxonomy
 from train.textnorm import text_sha1
 
@@ -39,11 +44,17 @@ EXHAUSTIVE_LICENSE_SOURCES = ("claudette_multilingual_en",)
 # does not match it is a known `terms_change` negative, one that matches and has no hand label for
 # `terms_change` stays masked (CLAUDETTE tags only the change clauses it judged unfair).
 TERMS_CHANGE_MINED_SOURCES = ("claudette_multilingual_en",)
+# Sources with no annotation of the four data labels whose sentences take them only through hand
+# labels: a sentence the data-practice pattern does not match is a known negative for all four,
+# one it matches stays masked for those not labelled by hand.
+DATA_MINED_SOURCES = ("claudette_multilingual_en",)
+DATA_LABELS = ("data_collection", "data_sharing", "data_retention", "user_control")
 # Which labels a candidate pattern asks the annotator to decide, for records of labelled sources.
 PATTERN_LABELS = {
     "ai": ("ai_training", "content_license"),
     "license": ("ai_training", "content_license"),
     "terms_change": ("terms_change",),
+    "data": DATA_LABELS,
 }
 # Sources whose sentences carry no `content_license` annotation of their own: a sentence that cannot
 # be a grant of rights over user content (`patterns.may_grant_content_rights` is False) is a known
@@ -97,6 +108,8 @@ def _patterns(text: str, source: str) -> tuple[str, ...]:
         found.append("license")
     if source in TERMS_CHANGE_MINED_SOURCES and mentions_terms_change(text):
         found.append("terms_change")
+    if source in DATA_MINED_SOURCES and mentions_data_practice(text):
+        found.append("data")
     return tuple(found)
 
 
@@ -104,7 +117,7 @@ def iter_candidates(
     raw_dir: Path, taxonomy: Taxonomy, with_documents: bool = True
 ) -> Iterator[Candidate]:
     """Every sentence of the mined sources that matches the AI pattern (and, for CLAUDETTE,
-    the content-licence and terms-change patterns), in a fixed order; `with_documents=False`
+    the content-licence, terms-change and data-practice patterns), in a fixed order; `with_documents=False`
     leaves out the whole-document sources (corpus, 2026 documents)."""
     stats: dict = {}
     record_sources = [
@@ -199,5 +212,7 @@ def write_mined_labels(rows: list[dict], path: Path = MINED_LABELS) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as fh:
         for row in rows:
-            fh.write(json.dumps({k: row[k] for k in MINED_FIELDS}, ensure_ascii=False) + "\n")
+            # `double`: both passes of a reference labelled twice (`candidates.candidate_agreement`).
+            fields = (*MINED_FIELDS, "double") if "double" in row else MINED_FIELDS
+            fh.write(json.dumps({k: row[k] for k in fields}, ensure_ascii=False) + "\n")
     tmp.replace(path)
