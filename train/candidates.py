@@ -5,8 +5,10 @@ are labelled there already and are skipped. Sheets use the same `k.i<TAB>text` l
 codes as document labelling; a git-ignored map ties each sheet id to its reference.
 Clauses of whole documents (corpus, 2026 documents) are labelled for every label; records of the
 labelled sources (ToS;DR, CLAUDETTE, OPP-115) only for the labels their pattern asks about
-(`ai_training` and `content_license`; `terms_change` for CLAUDETTE's terms-change candidates), so
-their own annotations of the other labels stand.
+(`ai_training` and `content_license`; in CLAUDETTE `terms_change` for its terms-change candidates
+and the four data labels for its data-practice candidates), so their own annotations of the other
+labels stand. A second, independent pass over a batch is kept beside the labels for the agreement
+in the dataset card.
 """
 
 from __future__ import annotations
