@@ -38,6 +38,7 @@ from train.doc_labels import (
 from train.errors import DataError
 from train.mining import PATTERN_LABELS
 from train.paths import REPO_ROOT, default_raw_dir
+from train.splits import SPLITS
 from train.taxonomy import load_taxonomy
 
 WORK = REPO_ROOT / "data" / "work" / "labelling"
@@ -98,7 +99,7 @@ def main() -> int:
     )
     p.add_argument(
         "--split",
-        choices=("train", "validation", "test"),
+        choices=SPLITS,
         help="only candidates of services in this split (data/service_splits.csv)",
     )
     p = sub.add_parser("import-candidates")

@@ -22,6 +22,7 @@ from train.doc_labels import (
     LABELLED_DOCUMENTS,
     load_manifest,
     parse_answers,
+    pass_agreement,
     sheet_text,
 )
 from train.errors import DataError
@@ -33,13 +34,10 @@ from train.mining import (
     load_mined_labels,
     write_mined_labels,
 )
-from train.paths import DATA_DIR
 from train.services import canonical_service
 from train.sources import DOCUMENT_SOURCES
-from train.splits import load_service_splits
+from train.splits import SERVICE_SPLITS, load_service_splits
 from train.taxonomy import Taxonomy
-
-SERVICE_SPLITS = DATA_DIR / "service_splits.csv"
 
 
 def write_candidate_sheets(
@@ -207,26 +205,12 @@ def adjudicate_candidates(
 def candidate_agreement(labels_path: Path, taxonomy: Taxonomy) -> dict:
     """Cohen's kappa per label over the hand-labelled candidates labelled twice (the two passes
     as answered, before adjudication), for each label over the references double-labelled for it."""
-    from sklearn.metrics import cohen_kappa_score
-
     rows = [r for _, r in iter_jsonl(labels_path) if "double" in r] if labels_path.is_file() else []
     out: dict = {"sentences": len(rows), "labels": {}}
     for name in taxonomy.names:
-        pairs = [
-            (int(name in r["double"]["a"]), int(name in r["double"]["b"]))
-            for r in rows
-            if name in r["double"]["checked"]
-        ]
-        if not pairs:
-            continue
-        a, b = zip(*pairs, strict=True)
-        agree = sum(x == y for x, y in pairs)
-        kappa = cohen_kappa_score(a, b) if len(set(a) | set(b)) > 1 else None
-        out["labels"][name] = {
-            "sentences": len(pairs),
-            "kappa": None if kappa is None else round(float(kappa), 4),
-            "positives_a": sum(a),
-            "positives_b": sum(b),
-            "disagreements": len(pairs) - agree,
-        }
+        both = [r["double"] for r in rows if name in r["double"]["checked"]]
+        if both:
+            a = [int(name in d["a"]) for d in both]
+            b = [int(name in d["b"]) for d in both]
+            out["labels"][name] = {"sentences": len(both), **pass_agreement(a, b)}
     return out

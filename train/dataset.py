@@ -40,29 +40,22 @@ from train.errors import DataError
 from train.language import detect_language, is_other_language
 from train.leakage import NearDuplicateIndex, check_no_leakage, find_cross_split_collisions
 from train.mining import (
-    DATA_LABELS,
-    DATA_MINED_SOURCES,
     EXHAUSTIVE_AI_SOURCES,
     EXHAUSTIVE_LICENSE_SOURCES,
     LICENSE_NEGATIVE_SOURCES,
+    MASKED_PATTERNS,
     MINED_LABELS,
-    TERMS_CHANGE_MINED_SOURCES,
     HandLabel,
     load_mined_labels,
 )
 from train.paths import DATA_DIR, default_raw_dir
-from train.patterns import (
-    may_grant_content_rights,
-    mentions_ai,
-    mentions_content_license,
-    mentions_data_practice,
-    mentions_terms_change,
-)
+from train.patterns import may_grant_content_rights, mentions_ai, mentions_content_license
 from train.records import ClauseRecord
 from train.segment import is_heading, segment_document
 from train.services import canonical_service
 from train.splits import (
     FORCED_TEST_SERVICES,
+    SERVICE_SPLITS,
     SPLIT_PRIORITY,
     SPLITS,
     assign_with_committed,
@@ -74,7 +67,6 @@ from train.taxonomy import DEFAULT_TAXONOMY, Taxonomy, load_taxonomy
 from train.textnorm import normalize_text, repair_text, text_sha1
 
 TEAM_CLAUSE_FILES = ("team_clauses_ai.jsonl", "team_clauses_neg.jsonl")
-SERVICE_SPLITS = DATA_DIR / "service_splits.csv"
 
 
 @dataclass
@@ -245,9 +237,9 @@ def apply_hand_labels(
     terms, and the four data labels where it cannot state a data practice. An unlabelled AI
     mention (or, in CLAUDETTE, licence mention) stops the build; a CLAUDETTE terms-change or
     data-practice candidate with no hand label stays masked for those labels. Returns how many
-    candidates stayed masked, by pattern (`terms_change`, `data`)."""
+    candidates stayed masked, by pattern (`mining.MASKED_PATTERNS`: `terms_change`, `data`)."""
     missing = []
-    unlabelled = {"terms_change": 0, "data": 0}
+    unlabelled = dict.fromkeys(MASKED_PATTERNS, 0)
     for record in records:
         label = hand.get((record.source, record.document, record.id))
         if label is not None:
@@ -267,16 +259,13 @@ def apply_hand_labels(
                 missing.append(record.id)
             elif not may_grant_content_rights(record.text):
                 record.labels["content_license"] = 0
-        if record.source in TERMS_CHANGE_MINED_SOURCES and "terms_change" not in record.labels:
-            if mentions_terms_change(record.text):
-                unlabelled["terms_change"] += 1
-            else:
-                record.labels["terms_change"] = 0
-        undecided = [n for n in DATA_LABELS if n not in record.labels]
-        if record.source in DATA_MINED_SOURCES and undecided:
-            if mentions_data_practice(record.text):
-                unlabelled["data"] += 1
-            else:
+        for name, rule in MASKED_PATTERNS.items():
+            if record.source not in rule.sources:
+                continue
+            undecided = [n for n in rule.labels if n not in record.labels]
+            if undecided and rule.matches(record.text):
+                unlabelled[name] += 1
+            elif undecided:
                 record.labels.update(dict.fromkeys(undecided, 0))
     if missing:
         raise DataError(
@@ -346,9 +335,8 @@ def collect_records(cfg: BuildConfig, taxonomy: Taxonomy, stats: dict) -> list[C
     }
     records += labelled
     # After the corpus records too: their known negatives follow the same unmasking rules.
-    masked = apply_hand_labels(records, hand, cfg.mined_labels_path)
-    stats["terms_change_candidates_unlabelled"] = masked["terms_change"]
-    stats["data_candidates_unlabelled"] = masked["data"]
+    for name, n in apply_hand_labels(records, hand, cfg.mined_labels_path).items():
+        stats[f"{name}_candidates_unlabelled"] = n
     stats["headings_made_negative"] = label_headings_negative(records, taxonomy)
     stats["other_languages_made_negative"] = label_other_languages_negative(records, taxonomy)
     team: Counter[str] = Counter()
@@ -393,13 +381,11 @@ def _mined_stats(hand: dict[tuple[str, str, str], HandLabel]) -> dict:
         for name in label.labels:
             counts[f"positive:{name}"] += 1
         # CLAUDETTE's terms-change and data-practice candidates.
-        if label.ref.source in TERMS_CHANGE_MINED_SOURCES and "terms_change" in label.checked:
-            counts["terms_change_labelled"] += 1
-            counts["terms_change_positive"] += "terms_change" in label.labels
-        if label.ref.source in DATA_MINED_SOURCES and set(DATA_LABELS) <= set(label.checked):
-            counts["data_labelled"] += 1
-            for name in set(DATA_LABELS) & set(label.labels):
-                counts[f"data_positive:{name}"] += 1
+        for pattern, rule in MASKED_PATTERNS.items():
+            if label.ref.source in rule.sources and set(rule.labels) <= set(label.checked):
+                counts[f"{pattern}_labelled"] += 1
+                for name in set(rule.labels) & set(label.labels):
+                    counts[f"{pattern}_positive:{name}"] += 1
     return dict(sorted(counts.items()))
 
 

@@ -364,26 +364,32 @@ def import_answers(
 
 def agreement(labels_path: Path, taxonomy: Taxonomy) -> dict:
     """Cohen's kappa per label over the double-labelled clauses (first vs second pass)."""
-    from sklearn.metrics import cohen_kappa_score
-
     rows = [r for r in load_document_labels(labels_path, taxonomy).values() if "labels_b" in r]
     out: dict = {
         "clauses": len(rows),
         "documents": len({(r["source"], r["document"]) for r in rows}),
     }
-    per_label = {}
-    for name in taxonomy.names:
-        a = [int(name in r["labels_a"]) for r in rows]
-        b = [int(name in r["labels_b"]) for r in rows]
-        agree = sum(x == y for x, y in zip(a, b, strict=True))
-        # Undefined (None) without rows, or when neither pass ever uses the label.
-        kappa = cohen_kappa_score(a, b) if rows and len(set(a) | set(b)) > 1 else None
-        per_label[name] = {
-            "kappa": None if kappa is None else round(float(kappa), 4),
-            "observed_agreement": round(agree / len(rows), 4) if rows else None,
-            "positives_a": sum(a),
-            "positives_b": sum(b),
-            "disagreements": len(rows) - agree,
-        }
-    out["labels"] = per_label
+    out["labels"] = {
+        name: pass_agreement(
+            [int(name in r["labels_a"]) for r in rows], [int(name in r["labels_b"]) for r in rows]
+        )
+        for name in taxonomy.names
+    }
     return out
+
+
+def pass_agreement(a: list[int], b: list[int]) -> dict:
+    """Agreement of two independent passes on one label (0/1 per item, in the same order):
+    Cohen's kappa, observed agreement, each pass's positives and the disagreements."""
+    from sklearn.metrics import cohen_kappa_score
+
+    agree = sum(x == y for x, y in zip(a, b, strict=True))
+    # Undefined (None) without items, or when neither pass ever uses the label.
+    kappa = cohen_kappa_score(a, b) if a and len(set(a) | set(b)) > 1 else None
+    return {
+        "kappa": None if kappa is None else round(float(kappa), 4),
+        "observed_agreement": round(agree / len(a), 4) if a else None,
+        "positives_a": sum(a),
+        "positives_b": sum(b),
+        "disagreements": len(a) - agree,
+    }

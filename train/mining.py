@@ -8,9 +8,10 @@ the text itself is joined from the raw files at build time and never committed.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from tqdm.auto import tqdm
 
@@ -49,12 +50,29 @@ TERMS_CHANGE_MINED_SOURCES = ("claudette_multilingual_en",)
 # one it matches stays masked for those not labelled by hand.
 DATA_MINED_SOURCES = ("claudette_multilingual_en",)
 DATA_LABELS = ("data_collection", "data_sharing", "data_retention", "user_control")
+
+
+class MaskedPattern(NamedTuple):
+    """A candidate pattern mined in sources that do not annotate its labels: in those sources a
+    sentence it does not match is a known negative for them, one it matches takes its hand labels
+    or stays masked (`dataset.apply_hand_labels`)."""
+
+    sources: tuple[str, ...]
+    labels: tuple[str, ...]
+    matches: Callable[[str], bool]
+
+
+MASKED_PATTERNS = {
+    "terms_change": MaskedPattern(
+        TERMS_CHANGE_MINED_SOURCES, ("terms_change",), mentions_terms_change
+    ),
+    "data": MaskedPattern(DATA_MINED_SOURCES, DATA_LABELS, mentions_data_practice),
+}
 # Which labels a candidate pattern asks the annotator to decide, for records of labelled sources.
 PATTERN_LABELS = {
     "ai": ("ai_training", "content_license"),
     "license": ("ai_training", "content_license"),
-    "terms_change": ("terms_change",),
-    "data": DATA_LABELS,
+    **{name: rule.labels for name, rule in MASKED_PATTERNS.items()},
 }
 # Sources whose sentences carry no `content_license` annotation of their own: a sentence that cannot
 # be a grant of rights over user content (`patterns.may_grant_content_rights` is False) is a known
@@ -106,10 +124,9 @@ def _patterns(text: str, source: str) -> tuple[str, ...]:
         found.append("ai")
     if source in EXHAUSTIVE_LICENSE_SOURCES and mentions_content_license(text):
         found.append("license")
-    if source in TERMS_CHANGE_MINED_SOURCES and mentions_terms_change(text):
-        found.append("terms_change")
-    if source in DATA_MINED_SOURCES and mentions_data_practice(text):
-        found.append("data")
+    found += [
+        n for n, rule in MASKED_PATTERNS.items() if source in rule.sources and rule.matches(text)
+    ]
     return tuple(found)
 
 

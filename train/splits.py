@@ -7,7 +7,11 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
+from train.paths import DATA_DIR
+
 SPLITS = ("train", "validation", "test")
+# The committed service -> split assignment (`load_service_splits`).
+SERVICE_SPLITS = DATA_DIR / "service_splits.csv"
 # When the same text sits in two splits, it stays in the one evaluation depends on most.
 SPLIT_PRIORITY = {"test": 3, "validation": 2, "train": 1}
 FORCED_TEST_SERVICES = ("zoom",)
