@@ -378,11 +378,20 @@ def test_dataset_card_parses_and_reports_counts(built):
     other = stats["source_stats"]["other_languages_made_negative"]
     assert f"every label ({other} records, mostly" in " ".join(card.text.split())
     # CLAUDETTE's data-practice candidates: none of the fixture's is labelled, so all stay masked.
-    masked = stats["source_stats"]["data_candidates_unlabelled"]
+    masked = stats["source_stats"]["data_candidates_unlabelled"]["claudette_multilingual_en"]
     assert masked > 0
     text = " ".join(card.text.split())
     assert "for those four labels (0 sentences: 0 `data_collection`" in text
     assert f"negative for all four; {masked} matching sentences have no hand label yet" in text
+    # The sampled corpus and 2026 sentences: counted by source, none labelled by hand here.
+    sampled = stats["source_stats"]["sampled"]
+    corpus, ota2026 = (sampled[f"sentences:{s}"] for s in ("tosdr_corpus_text", "ota_contrib_2026"))
+    assert corpus > 0 and ota2026 > 0
+    assert f"({corpus} from `tosdr_corpus_text` and {ota2026} from `ota_contrib_2026`)" in text
+    unlabelled = stats["source_stats"]["data_candidates_unlabelled"]
+    data_masked = [unlabelled.get(s, 0) for s in ("tosdr_corpus_text", "ota_contrib_2026")]
+    assert sum(data_masked) > 0
+    assert f"until it is ({data_masked[0]} and {data_masked[1]} sentences for the data" in text
 
 
 def test_stats_count_positives_and_masks(built):

@@ -476,7 +476,9 @@ def test_apply_hand_labels_terms_change_in_claudette(tmp_path, text, hand_labels
     hand = {} if hand_labels is None else _hand("c-9", text, hand_labels, ["terms_change"])
     unlabelled = apply_hand_labels([record], hand, tmp_path / "labels.jsonl")
     assert record.labels.get("terms_change") == expected
-    assert unlabelled["terms_change"] == int(expected is None)
+    assert unlabelled["terms_change"] == (
+        {"claudette_multilingual_en": 1} if expected is None else {}
+    )
     # Other sources keep their own terms_change annotation (or its absence).
     other = ClauseRecord("o-9", text, "opp115", "Svc", "Doc", "opp115-noncommercial", {})
     apply_hand_labels([other], {}, tmp_path / "labels.jsonl")
@@ -508,7 +510,7 @@ def test_apply_hand_labels_data_labels_in_claudette(tmp_path, text, hand_labels,
         assert got == dict.fromkeys(DATA_LABELS, 0)
     else:
         assert got == {name: int(name == expected) for name in DATA_LABELS}
-    assert unlabelled["data"] == int(expected is None)
+    assert unlabelled["data"] == ({"claudette_multilingual_en": 1} if expected is None else {})
     # Other sources keep their own annotation of these labels (or its absence).
     other = ClauseRecord("o-8", text, "tosdr_org_2021", "Svc", "Doc", "cc-by-4.0", {})
     apply_hand_labels([other], {}, tmp_path / "labels.jsonl")
@@ -592,23 +594,70 @@ def test_collect_records_joins_hand_labels():
 def test_corpus_records_hand_labels_and_negatives():
     cfg = make_config(Path("unused"))
     hand = load_mined_labels(MINED_LABELS, TAXONOMY)
-    records = _corpus_records(RAW, hand, cfg, set(), {})
+    records, _ = _corpus_records(hand, cfg, set(), {})
     apply_hand_labels(records, hand, MINED_LABELS)  # as `collect_records` does
     texts = {r.text: r for r in records}
     labelled = texts[
         "We may use customer content to train and improve our machine learning models."
     ]
-    assert labelled.labels == {"ai_training": 1, "content_license": 1}
+    # The pattern rules decide the other labels of a sentence labelled only for AI and licence:
+    # it matches neither the terms-change nor the data-practice pattern.
+    assert labelled.labels == {
+        "ai_training": 1,
+        "content_license": 1,
+        **dict.fromkeys(("terms_change", *DATA_LABELS), 0),
+    }
     assert labelled.service == "Zoom Video Communications"
     assert labelled.document == ZOOM_CORPUS_DOC
     assert labelled.license == "agpl-3.0"
+    # A sampled sentence: a known `ai_training` negative, not about the terms; it could state a
+    # data practice, so the data labels stay masked until it is labelled by hand.
     negative = texts["We delete courier location history after ninety days."]
-    assert negative.labels == {"ai_training": 0, "content_license": 0}
+    assert negative.labels == {"ai_training": 0, "content_license": 0, "terms_change": 0}
     # A sentence that mentions AI without a hand label is neither labelled nor a negative;
     # the one-line title is not a clause.
     assert "Parcelly uses AI to estimate delivery windows for you." not in texts
     assert "Meeting Service Terms" not in texts
-    assert len(records) == 1 + 7  # the labelled sentence + every other sentence of 3 documents
+    # The labelled sentence + every other sentence of 3 corpus documents; the 2026 documents'
+    # sample follows them.
+    corpus = [r for r in records if r.source == "tosdr_corpus_text"]
+    assert len(corpus) == 1 + 7
+    assert records[: len(corpus)] == corpus
+    assert {r.source for r in records[len(corpus) :]} == {"ota_contrib_2026"}
+
+
+def test_sampled_sentence_labelled_by_hand_becomes_a_fully_labelled_record():
+    from train.dataset import _mined_stats, sampled_document_clauses
+
+    cfg = make_config(Path("unused"))
+    sampled = {c.text: c for c in sampled_document_clauses(cfg, set())}
+    clause = sampled["We delete courier location history after ninety days."]
+    assert clause.before == (
+        "Parcelly records the location of each courier while a delivery is underway."
+    )
+    locator = f"{clause.start}:{clause.end}"
+    hand = load_mined_labels(MINED_LABELS, TAXONOMY)
+    mined_before = _mined_stats(hand)
+    hand.update(
+        _hand(
+            locator, clause.text, ["data_retention"], TAXONOMY.names, clause.source, clause.document
+        )
+    )
+    stats: dict = {}
+    records, labelled = _corpus_records(hand, cfg, set(), stats)
+    apply_hand_labels(records, hand, MINED_LABELS)
+    by_text = {r.text: r for r in records}
+    # The hand label replaces the sampled negative: every label decided, one record, same id.
+    record = by_text[clause.text]
+    assert record.id == clause.id
+    assert record.labels == {n: int(n == "data_retention") for n in TAXONOMY.names}
+    assert sum(r.id == clause.id for r in records) == 1
+    assert labelled == {(clause.source, clause.document, locator)}
+    assert stats["sampled"]["hand_labelled:tosdr_corpus_text"] == 1
+    assert stats["sampled"]["positive:data_retention"] == 1
+    assert stats["sampled"]["sentences:tosdr_corpus_text"] == 7
+    # Counted as a sampled sentence, not as a pattern candidate, once the build leaves it out.
+    assert _mined_stats({k: v for k, v in hand.items() if k not in labelled}) == mined_before
 
 
 def test_corpus_hand_label_hash_mismatch_names_labels_file(tmp_path):
@@ -620,7 +669,7 @@ def test_corpus_hand_label_hash_mismatch_names_labels_file(tmp_path):
     cfg = make_config(tmp_path / "out", raw_dir=raw)
     hand = load_mined_labels(MINED_LABELS, TAXONOMY)
     with pytest.raises(DataError, match="hash mismatch") as err:
-        _corpus_records(raw, hand, cfg, set(), {})
+        _corpus_records(hand, cfg, set(), {})
     assert str(MINED_LABELS) in str(err.value)
 
 
@@ -918,10 +967,14 @@ def test_terms_change_candidate_sheet_and_import_merge_into_existing_rows(tmp_pa
     sheet = (folder / "cand-termschange-01.sheet.txt").read_text(encoding="utf-8").splitlines()
     texts = {line.split("\t")[0]: line.split("\t")[1] for line in sheet[1:]}
     by_locator = {ref["locator"]: cid for cid, ref in mapping.items()}
-    # Only CLAUDETTE sentences that may speak of changing the terms, each asking for TC alone,
-    # with the sentence before it as context.
-    assert {ref["source"] for ref in mapping.values()} == {"claudette_multilingual_en"}
-    assert {tuple(ref["checked"]) for ref in mapping.values()} == {("terms_change",)}
+    # CLAUDETTE sentences that may speak of changing the terms, each asking for TC alone, with
+    # the sentence before it as context; and the build's sampled sentences of whole documents
+    # that match (here of the 2026 documents), each asking for every label.
+    claudette = [r for r in mapping.values() if r["source"] == "claudette_multilingual_en"]
+    sampled = [r for r in mapping.values() if r["source"] != "claudette_multilingual_en"]
+    assert {tuple(ref["checked"]) for ref in claudette} == {("terms_change",)}
+    assert sampled and {ref["source"] for ref in sampled} == {"ota_contrib_2026"}
+    assert {tuple(ref["checked"]) for ref in sampled} == {tuple(TAXONOMY.names)}
     assert "claudette-Amazon-2" in by_locator and "claudette-Zoom-2" in by_locator
     assert "claudette-Larkspur-3" not in by_locator  # "terminate": not a change of the terms
     zoom = texts[by_locator["claudette-Zoom-2"]]
@@ -1055,13 +1108,19 @@ def test_data_candidate_sheet_for_one_split_asks_only_the_data_labels(tmp_path):
     mapping = json.loads((folder / "cand-data-test-01.map.json").read_text(encoding="utf-8"))
     sheet = (folder / "cand-data-test-01.sheet.txt").read_text(encoding="utf-8").splitlines()[1:]
     by_locator = {ref["locator"]: cid for cid, ref in mapping.items()}
-    # Only the test split's documents, only sentences that may state a data practice.
-    assert {ref["document"] for ref in mapping.values()} == {"Zoom", "Larkspur"}
+    # Only the test split's documents, only sentences that may state a data practice: CLAUDETTE's,
+    # and the sampled sentences of the Zoom corpus document (asking every label).
+    claudette = {c: r for c, r in mapping.items() if r["source"] == "claudette_multilingual_en"}
+    sampled = {c: r for c, r in mapping.items() if c not in claudette}
+    assert {ref["document"] for ref in claudette.values()} == {"Zoom", "Larkspur"}
+    assert {ref["document"] for ref in sampled.values()} == {ZOOM_CORPUS_DOC}
+    assert {tuple(ref["checked"]) for ref in sampled.values()} == {tuple(TAXONOMY.names)}
+    assert any(line.endswith("until the host deletes them.") for line in sheet)
     assert "claudette-Larkspur-2" in by_locator  # "terminate your account"
     assert "claudette-Larkspur-3" not in by_locator  # liability: a known negative
     # Zoom-4 is labelled already for AI and licence, and matches the AI pattern too: this sheet
     # asks for the four data labels only.
-    assert {tuple(ref["checked"]) for ref in mapping.values()} == {
+    assert {tuple(ref["checked"]) for ref in claudette.values()} == {
         ("data_collection", "data_sharing", "data_retention", "user_control")
     }
     zoom = [line for line in sheet if line.startswith(by_locator["claudette-Zoom-4"] + "\t")]
@@ -1087,21 +1146,41 @@ def test_data_candidate_sheet_for_one_split_asks_only_the_data_labels(tmp_path):
     assert records["claudette-Larkspur-2"].labels["user_control"] == 0
     assert records["claudette-Larkspur-3"].labels["data_retention"] == 0
     # No candidate of the other splits is labelled: they stay masked and are counted.
-    assert masked["data"] == sum(
+    assert masked["data"]["claudette_multilingual_en"] == sum(
         1
         for r in records.values()
         if r.document in {"Amazon", "Booking"} and "data_collection" not in r.labels
     )
-    assert masked["data"] > 0
+    assert masked["data"]["claudette_multilingual_en"] > 0
+
+
+def test_new_candidate_sheets_never_overwrite_earlier_batches(tmp_path):
+    from train.candidates import write_candidate_sheets
+
+    labels = tmp_path / "mined_labels.jsonl"
+    labels.write_text(MINED_LABELS.read_text(encoding="utf-8"), encoding="utf-8")
+    manifest = tmp_path / "labelled_documents.csv"
+    manifest.write_text("source,document,service,split,clauses,clause_list_sha1,batch\n")
+    folder = tmp_path / "work"
+    kwargs = {"labels_path": labels, "manifest_path": manifest}
+    first = write_candidate_sheets(RAW, TAXONOMY, folder, 4, "data", **kwargs)
+    assert list(first)[:2] == ["cand-data-01", "cand-data-02"]
+    (folder / "cand-data-01.answers.txt").write_text("1.0 DC\n", encoding="utf-8")
+    saved = {p.name: p.read_bytes() for p in folder.iterdir()}
+    # The same candidates again (nothing imported): new numbers after the earlier batches.
+    again = write_candidate_sheets(RAW, TAXONOMY, folder, 4, "data", **kwargs)
+    n = len(first)
+    assert list(again) == [f"cand-data-{i:02d}" for i in range(n + 1, 2 * n + 1)]
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.name in saved} == saved
 
 
 def test_second_pass_and_adjudication_of_candidates(tmp_path):
     from train.candidates import (
         adjudicate_candidates,
-        candidate_agreement,
         import_candidate_answers,
         write_candidate_sheets,
     )
+    from train.mining import candidate_agreement
 
     labels = tmp_path / "mined_labels.jsonl"
     labels.write_text(MINED_LABELS.read_text(encoding="utf-8"), encoding="utf-8")
@@ -1144,7 +1223,10 @@ def test_second_pass_and_adjudication_of_candidates(tmp_path):
     assert "double" not in rows["tosdr2021-108"]
     agreement = candidate_agreement(labels, TAXONOMY)
     assert agreement["sentences"] == len(mapping)
-    assert set(agreement["labels"]) == set(DATA_LABELS)
+    # CLAUDETTE's candidates ask the data labels; the sampled corpus and 2026 sentences every label.
+    assert any(ref["source"] == "ota_contrib_2026" for ref in mapping.values())
+    assert set(agreement["labels"]) == set(TAXONOMY.names)
+    assert agreement["labels"]["terms_change"]["sentences"] < len(mapping)
     assert agreement["labels"]["data_sharing"]["disagreements"] == 1
     assert agreement["labels"]["data_sharing"]["positives_b"] == 1
     assert agreement["labels"]["user_control"]["kappa"] == 1.0

@@ -14,20 +14,23 @@ in the dataset card.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict
+from itertools import chain
 from pathlib import Path
 
+from train.dataset import BuildConfig, sampled_clause_candidates
 from train.doc_labels import (
     LABEL_CODES,
     LABELLED_DOCUMENTS,
     load_manifest,
     parse_answers,
-    pass_agreement,
     sheet_text,
 )
 from train.errors import DataError
 from train.jsonio import iter_jsonl
 from train.mining import (
+    MASKED_PATTERNS,
     MINED_LABELS,
     PATTERN_LABELS,
     iter_candidates,
@@ -65,7 +68,14 @@ def write_candidate_sheets(
     codes = {name: code for code, name in LABEL_CODES.items()}
     todo = []
     # Whole documents are mined for the AI pattern only: skip segmenting them for the others.
-    for c in iter_candidates(raw_dir, taxonomy, with_documents=pattern in (None, "ai")):
+    found = iter_candidates(raw_dir, taxonomy, with_documents=pattern in (None, "ai"))
+    if pattern in (None, *MASKED_PATTERNS):
+        # The build's sampled sentences of whole documents, for the masked patterns.
+        cfg = BuildConfig(
+            raw_dir=raw_dir, mined_labels_path=labels_path, labelled_documents_path=manifest_path
+        )
+        found = chain(found, sampled_clause_candidates(cfg, exhaustive))
+    for c in found:
         if c.ref.document in exhaustive or (pattern and pattern not in c.patterns):
             continue
         if in_split is not None and canonical_service(c.service) not in in_split:
@@ -82,7 +92,13 @@ def write_candidate_sheets(
         prefix += f"-{split}"
     folder.mkdir(parents=True, exist_ok=True)
     batches: dict[str, int] = {}
-    for b, first in enumerate(range(0, len(todo), batch_size), start=1):
+    # New batches are numbered after the ones in `folder`: an earlier batch's sheet, map and
+    # answers are never overwritten.
+    numbered = re.compile(rf"{re.escape(prefix)}-(\d+)\.")
+    start = 1 + max(
+        (int(m.group(1)) for p in folder.iterdir() if (m := numbered.match(p.name))), default=0
+    )
+    for b, first in enumerate(range(0, len(todo), batch_size), start=start):
         name = f"{prefix}-{b:02d}"
         chunk = todo[first : first + batch_size]
         mapping = {}
@@ -200,17 +216,3 @@ def adjudicate_candidates(
         n += 1
     write_mined_labels(list(rows.values()), labels_path)
     return n
-
-
-def candidate_agreement(labels_path: Path, taxonomy: Taxonomy) -> dict:
-    """Cohen's kappa per label over the hand-labelled candidates labelled twice (the two passes
-    as answered, before adjudication), for each label over the references double-labelled for it."""
-    rows = [r for _, r in iter_jsonl(labels_path) if "double" in r] if labels_path.is_file() else []
-    out: dict = {"sentences": len(rows), "labels": {}}
-    for name in taxonomy.names:
-        both = [r["double"] for r in rows if name in r["double"]["checked"]]
-        if both:
-            a = [int(name in d["a"]) for d in both]
-            b = [int(name in d["b"]) for d in both]
-            out["labels"][name] = {"sentences": len(both), **pass_agreement(a, b)}
-    return out

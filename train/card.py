@@ -54,6 +54,7 @@ def render_dataset_card(stats: dict, taxonomy: Taxonomy) -> str:
         content_hash=stats["content_hash"],
         exclude_licenses=", ".join(stats.get("exclude_licenses", [])),
         mined=stats["source_stats"].get("mined", {}),
+        sampled=stats["source_stats"].get("sampled", {}),
         team_total=team.get("total", 0),
         team_ai=team.get("ai_training", 0),
         team_license=team.get("content_license", 0),

@@ -15,11 +15,11 @@ import shutil
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from train import ota, sources
-from train.candidates import candidate_agreement
 from train.dataset_outputs import (
     compute_stats,
     content_hash,
@@ -45,13 +45,16 @@ from train.mining import (
     LICENSE_NEGATIVE_SOURCES,
     MASKED_PATTERNS,
     MINED_LABELS,
+    Candidate,
     HandLabel,
+    Reference,
+    candidate_agreement,
     load_mined_labels,
 )
 from train.paths import DATA_DIR, default_raw_dir
 from train.patterns import may_grant_content_rights, mentions_ai, mentions_content_license
 from train.records import ClauseRecord
-from train.segment import is_heading, segment_document
+from train.segment import is_heading
 from train.services import canonical_service
 from train.splits import (
     FORCED_TEST_SERVICES,
@@ -152,94 +155,129 @@ def _hand_labelled_document_clauses(
     return records
 
 
-def _corpus_records(
-    raw_dir: Path, hand: dict, cfg: BuildConfig, exhaustive: set[str], stats: dict
-) -> list[ClauseRecord]:
-    """Hand-labelled corpus and 2026 document clauses, plus a seeded sample of corpus sentences
-    without AI mentions (known `ai_training` negatives)."""
-    docs = sources.corpus_documents(raw_dir)
-    records = _hand_labelled_document_clauses(raw_dir, hand, cfg, exhaustive, stats)
-    if not docs:
-        return records
-    taken = {r.id for r in records}
+@dataclass(frozen=True)
+class SampledClause:
+    """A clause of the seeded sample of whole-document sentences (see `sampled_document_clauses`),
+    with the clause before it in its document (context for the annotator)."""
+
+    source: str
+    document: str
+    service: str
+    start: int
+    end: int
+    text: str
+    before: str = ""
+
+    @property
+    def id(self) -> str:
+        return record_id(self.source, self.document, self.start, self.end)
+
+
+def _sample_document(kind, path: Path, rng: random.Random, k: int) -> list[SampledClause]:
+    """`k` clauses without AI mentions of one document, chosen by `rng`, in document order."""
+    _, clauses = kind.segment(path)
+    before = {c.start: (clauses[i - 1].text if i else "") for i, c in enumerate(clauses)}
+    pool = [c for c in clauses if not mentions_ai(c.text)]
+    document, service = kind.document_id(path), kind.service(path)
+    return [
+        SampledClause(kind.name, document, service, c.start, c.end, c.text, before[c.start])
+        for c in sorted(rng.sample(pool, min(len(pool), k)), key=lambda c: c.start)
+    ]
+
+
+def sampled_document_clauses(cfg: BuildConfig, exhaustive: set[str]) -> Iterator[SampledClause]:
+    """A seeded sample of sentences without AI mentions from the ToS;DR corpus and from English
+    2026 Open Terms Archive documents (documents labelled whole are left out): known
+    `ai_training` negatives (every AI mention of those sources is labelled by hand), so the model
+    sees ordinary real Terms and policies. For the labels of `mining.MASKED_PATTERNS` they are
+    negatives where the pattern does not match, otherwise hand labelled or masked."""
+    raw_dir = cfg.raw_dir
+    corpus = sources.DOCUMENT_SOURCES["tosdr_corpus_text"]
     rng = random.Random(cfg.seed)
-    sample = seeded_order(docs, cfg.seed, lambda p: p.name)[: cfg.corpus_negative_docs]
-    for path in sample:
-        if path.name in exhaustive:
-            continue
-        _, clauses = segment_document(path.read_text(encoding="utf-8", errors="replace"), "txt")
-        pool = [c for c in clauses if not mentions_ai(c.text)]
-        for clause in sorted(
-            rng.sample(pool, min(len(pool), cfg.corpus_negatives_per_doc)), key=lambda c: c.start
-        ):
-            rid = record_id("tosdr_corpus_text", path.name, clause.start, clause.end)
-            if rid in taken:
-                continue
-            records.append(
-                ClauseRecord(
-                    id=rid,
-                    text=clause.text,
-                    source="tosdr_corpus_text",
-                    service=sources.corpus_service(path),
-                    document=path.name,
-                    license=sources.LICENSES["tosdr_corpus_text"],
-                    labels={"ai_training": 0},
-                )
-            )
-    return records
-
-
-def _ota_contrib_negatives(raw_dir: Path, cfg: BuildConfig, exhaustive: set[str]) -> list:
-    """A seeded sample of clauses without AI mentions from English 2026 Open Terms Archive
-    documents: known `ai_training` negatives, as for the corpus."""
+    docs = sources.corpus_documents(raw_dir)
+    for path in seeded_order(docs, cfg.seed, lambda p: p.name)[: cfg.corpus_negative_docs]:
+        if path.name not in exhaustive:
+            yield from _sample_document(corpus, path, rng, cfg.corpus_negatives_per_doc)
+    if not (raw_dir / sources.OTA_CONTRIB).is_dir():
+        return
     kind = sources.DOCUMENT_SOURCES[sources.OTA_CONTRIB]
     docs = sources.ota_contrib_documents(raw_dir, "current")
-    order = seeded_order(docs, cfg.seed, kind.document_id)
     rng = random.Random(cfg.seed)
-    records: list[ClauseRecord] = []
     taken = 0
-    for path in order:
+    for path in seeded_order(docs, cfg.seed, kind.document_id):
         if taken >= cfg.ota_contrib_negative_docs:
             break
-        doc_id = kind.document_id(path)
-        if doc_id in exhaustive:
+        if kind.document_id(path) in exhaustive:
             continue
         raw = path.read_text(encoding="utf-8", errors="replace")
         if detect_language(raw[:5000]) != "en":
             continue
         taken += 1
-        _, clauses = kind.segment(path)
-        pool = [c for c in clauses if not mentions_ai(c.text)]
-        for clause in sorted(
-            rng.sample(pool, min(len(pool), cfg.ota_contrib_negatives_per_doc)),
-            key=lambda c: c.start,
-        ):
-            records.append(
-                ClauseRecord(
-                    id=record_id(sources.OTA_CONTRIB, doc_id, clause.start, clause.end),
-                    text=clause.text,
-                    source=sources.OTA_CONTRIB,
-                    service=kind.service(path),
-                    document=doc_id,
-                    license=sources.LICENSES[sources.OTA_CONTRIB],
-                    labels={"ai_training": 0},
-                )
+        yield from _sample_document(kind, path, rng, cfg.ota_contrib_negatives_per_doc)
+
+
+def sampled_clause_candidates(cfg: BuildConfig, exhaustive: set[str]) -> Iterator[Candidate]:
+    """The sampled sentences (`sampled_document_clauses`) that a pattern of
+    `mining.MASKED_PATTERNS` matches, with the sentence before as context: hand labelled for every
+    label, like every clause of a whole document."""
+    for clause in sampled_document_clauses(cfg, exhaustive):
+        found = tuple(
+            name
+            for name, rule in MASKED_PATTERNS.items()
+            if clause.source in rule.sources and rule.matches(clause.text)
+        )
+        if found:
+            locator = f"{clause.start}:{clause.end}"
+            ref = Reference(clause.source, clause.document, locator, text_sha1(clause.text))
+            yield Candidate(ref, clause.text, clause.service, found, clause.before)
+
+
+def _corpus_records(
+    hand: dict, cfg: BuildConfig, exhaustive: set[str], stats: dict
+) -> tuple[list[ClauseRecord], set[tuple[str, str, str]]]:
+    """Hand-labelled corpus and 2026 document clauses, plus the seeded sample of their sentences
+    without AI mentions (`sampled_document_clauses`); a sampled sentence labelled by hand is the
+    hand-labelled record (counted in `stats["sampled"]`). Returns the records and the hand-label
+    keys of the sampled sentences."""
+    records = _hand_labelled_document_clauses(cfg.raw_dir, hand, cfg, exhaustive, stats)
+    taken = {r.id: r for r in records}
+    sampled: Counter[str] = Counter()
+    labelled: set[tuple[str, str, str]] = set()
+    for clause in sampled_document_clauses(cfg, exhaustive):
+        sampled[f"sentences:{clause.source}"] += 1
+        if clause.id in taken:
+            sampled[f"hand_labelled:{clause.source}"] += 1
+            labelled.add((clause.source, clause.document, f"{clause.start}:{clause.end}"))
+            sampled.update(f"positive:{n}" for n, v in taken[clause.id].labels.items() if v)
+            continue
+        records.append(
+            ClauseRecord(
+                id=clause.id,
+                text=clause.text,
+                source=clause.source,
+                service=clause.service,
+                document=clause.document,
+                license=sources.LICENSES[clause.source],
+                labels={"ai_training": 0},
             )
-    return records
+        )
+    stats["sampled"] = dict(sorted(sampled.items()))
+    return records, labelled
 
 
 def apply_hand_labels(
     records: list[ClauseRecord], hand: dict[tuple[str, str, str], HandLabel], labels_path: Path
-) -> dict[str, int]:
+) -> dict[str, Counter[str]]:
     """Join hand labels to the records they reference, then unmask `ai_training` for sources whose
     AI mentions are all labelled, and `content_license` where a sentence cannot grant rights over
     user content; in CLAUDETTE also `terms_change` where a sentence cannot be about changing the
     terms, and the four data labels where it cannot state a data practice. An unlabelled AI
     mention (or, in CLAUDETTE, licence mention) stops the build; a CLAUDETTE terms-change or
-    data-practice candidate with no hand label stays masked for those labels. Returns how many
-    candidates stayed masked, by pattern (`mining.MASKED_PATTERNS`: `terms_change`, `data`)."""
+    data-practice candidate with no hand label stays masked for those labels (the same for the
+    sampled corpus and 2026 sentences). Returns how many candidates stayed masked, by pattern
+    (`mining.MASKED_PATTERNS`: `terms_change`, `data`) and source."""
     missing = []
-    unlabelled = dict.fromkeys(MASKED_PATTERNS, 0)
+    unlabelled: dict[str, Counter[str]] = {name: Counter() for name in MASKED_PATTERNS}
     for record in records:
         label = hand.get((record.source, record.document, record.id))
         if label is not None:
@@ -264,7 +302,7 @@ def apply_hand_labels(
                 continue
             undecided = [n for n in rule.labels if n not in record.labels]
             if undecided and rule.matches(record.text):
-                unlabelled[name] += 1
+                unlabelled[name][record.source] += 1
             elif undecided:
                 record.labels.update(dict.fromkeys(undecided, 0))
     if missing:
@@ -320,9 +358,8 @@ def collect_records(cfg: BuildConfig, taxonomy: Taxonomy, stats: dict) -> list[C
     records += sources.load_opp115(raw, taxonomy, stats)
     manifest = load_manifest(cfg.labelled_documents_path)
     exhaustive = {d.document for d in manifest}
-    records += _corpus_records(raw, hand, cfg, exhaustive, stats)
-    if (raw / sources.OTA_CONTRIB).is_dir():
-        records += _ota_contrib_negatives(raw, cfg, exhaustive)
+    corpus, sampled = _corpus_records(hand, cfg, exhaustive, stats)
+    records += corpus
     labelled = list(
         load_labelled_document_records(
             raw, taxonomy, cfg.labelled_documents_path, cfg.document_labels_path
@@ -336,7 +373,7 @@ def collect_records(cfg: BuildConfig, taxonomy: Taxonomy, stats: dict) -> list[C
     records += labelled
     # After the corpus records too: their known negatives follow the same unmasking rules.
     for name, n in apply_hand_labels(records, hand, cfg.mined_labels_path).items():
-        stats[f"{name}_candidates_unlabelled"] = n
+        stats[f"{name}_candidates_unlabelled"] = dict(sorted(n.items()))
     stats["headings_made_negative"] = label_headings_negative(records, taxonomy)
     stats["other_languages_made_negative"] = label_other_languages_negative(records, taxonomy)
     team: Counter[str] = Counter()
@@ -359,7 +396,8 @@ def collect_records(cfg: BuildConfig, taxonomy: Taxonomy, stats: dict) -> list[C
         repaired += fixed != record.text
         record.text = fixed
     stats["mojibake_repaired"] = repaired
-    stats["mined"] = _mined_stats(hand)
+    # Pattern candidates only: the sampled sentences are counted in `stats["sampled"]`.
+    stats["mined"] = _mined_stats({k: v for k, v in hand.items() if k not in sampled})
     seen: set[str] = set()
     for record in records:
         if record.id in seen:
@@ -380,7 +418,8 @@ def _mined_stats(hand: dict[tuple[str, str, str], HandLabel]) -> dict:
             counts["labelled_other"] += 1
         for name in label.labels:
             counts[f"positive:{name}"] += 1
-        # CLAUDETTE's terms-change and data-practice candidates.
+        # CLAUDETTE's terms-change and data-practice candidates (the sampled sentences of whole
+        # documents are left out by the caller).
         for pattern, rule in MASKED_PATTERNS.items():
             if label.ref.source in rule.sources and set(rule.labels) <= set(label.checked):
                 counts[f"{pattern}_labelled"] += 1

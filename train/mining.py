@@ -16,6 +16,7 @@ from typing import NamedTuple
 from tqdm.auto import tqdm
 
 from train import sources
+from train.doc_labels import pass_agreement
 from train.errors import DataError
 from train.jsonio import iter_jsonl
 from train.paths import REPO_ROOT
@@ -41,14 +42,17 @@ EXHAUSTIVE_AI_SOURCES = (
 )
 # Sources whose content-licence pattern matches are all hand labelled (the miner takes them).
 EXHAUSTIVE_LICENSE_SOURCES = ("claudette_multilingual_en",)
-# Sources whose sentences match the terms-change pattern only through hand labels: a sentence that
-# does not match it is a known `terms_change` negative, one that matches and has no hand label for
-# `terms_change` stays masked (CLAUDETTE tags only the change clauses it judged unfair).
-TERMS_CHANGE_MINED_SOURCES = ("claudette_multilingual_en",)
-# Sources with no annotation of the four data labels whose sentences take them only through hand
-# labels: a sentence the data-practice pattern does not match is a known negative for all four,
-# one it matches stays masked for those not labelled by hand.
-DATA_MINED_SOURCES = ("claudette_multilingual_en",)
+# Sources that do not annotate `terms_change` (CLAUDETTE tags only the change clauses it judged
+# unfair; the corpus and 2026 documents outside the labelled ones carry no annotation): a sentence
+# of theirs that the terms-change pattern does not match is a known `terms_change` negative, one
+# that matches stays masked until labelled by hand. For the whole-document sources this applies to
+# the sampled sentences in the build (`dataset.sampled_document_clauses`), which are labelled for
+# every label.
+SAMPLED_DOCUMENT_SOURCES = ("tosdr_corpus_text", "ota_contrib_2026")
+TERMS_CHANGE_MINED_SOURCES = ("claudette_multilingual_en", *SAMPLED_DOCUMENT_SOURCES)
+# The same for the four data labels and the data-practice pattern: CLAUDETTE annotates unfair
+# clauses, not data practices.
+DATA_MINED_SOURCES = ("claudette_multilingual_en", *SAMPLED_DOCUMENT_SOURCES)
 DATA_LABELS = ("data_collection", "data_sharing", "data_retention", "user_control")
 
 
@@ -162,7 +166,9 @@ def iter_candidates(
                 continue
             _, clauses = kind.segment(path)
             for clause in clauses:
-                found = _patterns(clause.text, name)
+                # Whole documents are mined for the AI pattern; their sampled sentences are the
+                # candidates of the other patterns (`dataset.sampled_clause_candidates`).
+                found = ("ai",) if mentions_ai(clause.text) else ()
                 if found:
                     ref = Reference(
                         name,
@@ -229,7 +235,21 @@ def write_mined_labels(rows: list[dict], path: Path = MINED_LABELS) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as fh:
         for row in rows:
-            # `double`: both passes of a reference labelled twice (`candidates.candidate_agreement`).
+            # `double`: both passes of a reference labelled twice (`candidate_agreement`).
             fields = (*MINED_FIELDS, "double") if "double" in row else MINED_FIELDS
             fh.write(json.dumps({k: row[k] for k in fields}, ensure_ascii=False) + "\n")
     tmp.replace(path)
+
+
+def candidate_agreement(labels_path: Path, taxonomy: Taxonomy) -> dict:
+    """Cohen's kappa per label over the hand-labelled candidates labelled twice (the two passes
+    as answered, before adjudication), for each label over the references double-labelled for it."""
+    rows = [r for _, r in iter_jsonl(labels_path) if "double" in r] if labels_path.is_file() else []
+    out: dict = {"sentences": len(rows), "labels": {}}
+    for name in taxonomy.names:
+        both = [r["double"] for r in rows if name in r["double"]["checked"]]
+        if both:
+            a = [int(name in d["a"]) for d in both]
+            b = [int(name in d["b"]) for d in both]
+            out["labels"][name] = {"sentences": len(both), **pass_agreement(a, b)}
+    return out
