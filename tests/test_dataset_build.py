@@ -391,7 +391,7 @@ def test_dataset_card_parses_and_reports_counts(built):
     unlabelled = stats["source_stats"]["data_candidates_unlabelled"]
     data_masked = [unlabelled.get(s, 0) for s in ("tosdr_corpus_text", "ota_contrib_2026")]
     assert sum(data_masked) > 0
-    assert f"until it is ({data_masked[0]} and {data_masked[1]} sentences for the data" in text
+    assert f"stays masked ({data_masked[0]} and {data_masked[1]} sentences for the data" in text
 
 
 def test_stats_count_positives_and_masks(built):
