@@ -950,6 +950,15 @@ def test_mojibake_is_repaired_and_clean_text_left_alone(raw, repaired):
 # ----------------------------------------------------------------------------- candidate sheets
 
 
+def _candidate_inputs(tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the fixture hand labels and an empty list of documents labelled whole."""
+    labels = tmp_path / "mined_labels.jsonl"
+    labels.write_text(MINED_LABELS.read_text(encoding="utf-8"), encoding="utf-8")
+    manifest = tmp_path / "labelled_documents.csv"
+    manifest.write_text("source,document,service,split,clauses,clause_list_sha1,batch\n")
+    return labels, manifest
+
+
 def test_terms_change_candidate_sheet_and_import_merge_into_existing_rows(tmp_path):
     from train.candidates import import_candidate_answers, write_candidate_sheets
 
@@ -1079,10 +1088,7 @@ def test_candidate_sheet_asks_only_for_labels_not_decided_yet(tmp_path):
 def test_data_candidate_sheet_for_one_split_asks_only_the_data_labels(tmp_path):
     from train.candidates import import_candidate_answers, write_candidate_sheets
 
-    labels = tmp_path / "mined_labels.jsonl"
-    labels.write_text(MINED_LABELS.read_text(encoding="utf-8"), encoding="utf-8")
-    manifest = tmp_path / "labelled_documents.csv"
-    manifest.write_text("source,document,service,split,clauses,clause_list_sha1,batch\n")
+    labels, manifest = _candidate_inputs(tmp_path)
     splits = tmp_path / "service_splits.csv"
     splits.write_text(
         "service,split,stratum,since\n"
@@ -1157,10 +1163,7 @@ def test_data_candidate_sheet_for_one_split_asks_only_the_data_labels(tmp_path):
 def test_new_candidate_sheets_never_overwrite_earlier_batches(tmp_path):
     from train.candidates import write_candidate_sheets
 
-    labels = tmp_path / "mined_labels.jsonl"
-    labels.write_text(MINED_LABELS.read_text(encoding="utf-8"), encoding="utf-8")
-    manifest = tmp_path / "labelled_documents.csv"
-    manifest.write_text("source,document,service,split,clauses,clause_list_sha1,batch\n")
+    labels, manifest = _candidate_inputs(tmp_path)
     folder = tmp_path / "work"
     kwargs = {"labels_path": labels, "manifest_path": manifest}
     first = write_candidate_sheets(RAW, TAXONOMY, folder, 4, "data", **kwargs)
