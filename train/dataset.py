@@ -94,11 +94,15 @@ class BuildConfig:
         default_factory=lambda: {"train": 0.7, "validation": 0.1, "test": 0.2}
     )
     # Real corpus sentences that do not mention AI are known `ai_training` negatives (every one
-    # that does is hand labelled); this many are sampled so the model sees real negatives.
-    corpus_negative_docs: int = 150
+    # that does is hand labelled); up to `corpus_negatives_per_doc` from each of this many
+    # documents are sampled so the model sees ordinary real text (`sampled_document_clauses`).
+    # Those a terms-change or data-practice pattern matches are labelled by hand for every label:
+    # raising the counts adds sentences that stay masked for those labels until they are.
+    # (150 documents each until the first 4,000 sampled sentences were labelled.)
+    corpus_negative_docs: int = 250
     corpus_negatives_per_doc: int = 20
     # The same sampling over the 2026 Open Terms Archive documents (English ones only).
-    ota_contrib_negative_docs: int = 150
+    ota_contrib_negative_docs: int = 250
     ota_contrib_negatives_per_doc: int = 20
     # Exhaustively labelled real documents (every clause, every label).
     labelled_documents_path: Path = LABELLED_DOCUMENTS
