@@ -50,6 +50,7 @@ from train.mining import (
     Reference,
     candidate_agreement,
     load_mined_labels,
+    patterns_matching,
 )
 from train.paths import DATA_DIR, default_raw_dir
 from train.patterns import may_grant_content_rights, mentions_ai, mentions_content_license
@@ -225,11 +226,7 @@ def sampled_clause_candidates(cfg: BuildConfig, exhaustive: set[str]) -> Iterato
     `mining.MASKED_PATTERNS` matches, with the sentence before as context: hand labelled for every
     label, like every clause of a whole document."""
     for clause in sampled_document_clauses(cfg, exhaustive):
-        found = tuple(
-            name
-            for name, rule in MASKED_PATTERNS.items()
-            if clause.source in rule.sources and rule.matches(clause.text)
-        )
+        found = patterns_matching(clause.text, clause.source)
         if found:
             locator = f"{clause.start}:{clause.end}"
             ref = Reference(clause.source, clause.document, locator, text_sha1(clause.text))

@@ -122,7 +122,8 @@ class Candidate:
         return tuple(name for name in taxonomy.names if name in wanted)
 
 
-def _patterns(text: str, source: str) -> tuple[str, ...]:
+def patterns_matching(text: str, source: str) -> tuple[str, ...]:
+    """The candidate patterns a sentence of `source` matches (`PATTERN_LABELS` names)."""
     found = []
     if mentions_ai(text):
         found.append("ai")
@@ -150,7 +151,7 @@ def iter_candidates(
     for records in record_sources:
         previous = ("", "")  # (document, text) of the record before
         for record in records:
-            found = _patterns(record.text, record.source)
+            found = patterns_matching(record.text, record.source)
             if found:
                 ref = Reference(record.source, record.document, record.id, text_sha1(record.text))
                 context = previous[1] if previous[0] == record.document else ""
